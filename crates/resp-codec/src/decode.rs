@@ -1,0 +1,828 @@
+//! The streaming decoder: turns bytes in a `BytesMut` into [`Frame`]s.
+//!
+//! Decoding is two steps.
+//! The *scan* walks the elements of one frame, validating every byte and recording each element
+//! as a small [`Token`] on a tape (offsets, not copies).
+//! When the frame is incomplete, the scan stops and keeps its place (offset, open aggregates, tape),
+//! so the next call continues where it stopped instead of starting over.
+//! Once the frame is complete, its bytes are split off the caller's buffer and frozen,
+//! and the *build* turns the tape into a [`Frame`] whose payloads are slices of those bytes.
+//! A scalar frame at the top level (the usual reply) skips the tape entirely.
+//!
+//! Neither step recurses, and the only allocations are the tape (reused from frame to frame)
+//! and one `Vec` per aggregate, sized by the elements actually present.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::frame::Frame;
+
+/// The server's own default for `proto-max-bulk-len`: no real server sends a longer string.
+const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+
+/// The server's own limit on a multibulk request's length (`INT_MAX`).
+/// A claimed length allocates nothing until the elements arrive, so a generous bound is safe;
+/// it only rejects counts no server can produce.
+const DEFAULT_MAX_AGGREGATE_LEN: usize = i32::MAX as usize;
+
+/// Deep enough for any reply a server builds (Lua and module replies nest a handful of levels),
+/// shallow enough that the recursive `Drop`, `Clone` and `PartialEq` of `Frame` cannot overflow a stack.
+const DEFAULT_MAX_DEPTH: usize = 128;
+
+/// The highest depth [`DecodeLimits::max_depth`] accepts: `Frame`'s derived `Drop`, `Clone`,
+/// `PartialEq` and `encode` recurse per level, and 1024 levels stay far inside a 2 MiB thread stack.
+const MAX_DEPTH_CEILING: usize = 1024;
+
+/// Status lines, error messages and big numbers are at most a few KiB in practice;
+/// 1 MiB leaves room for long script errors while stopping a server that never sends a CRLF.
+const DEFAULT_MAX_LINE_LEN: usize = 1024 * 1024;
+
+/// The longest length or integer line we read: 20 digits and a sign fit any `i64`/`u64`;
+/// the slack admits leading zeros.
+const MAX_NUMBER_LEN: usize = 32;
+
+/// A double line as Redis writes it (`%.17g`) is at most 24 bytes; this admits any sane spelling.
+const MAX_DOUBLE_LEN: usize = 64;
+
+/// A tape this many tokens long or longer is released after its frame, so one huge reply
+/// does not pin its memory for the connection's lifetime. 4096 tokens are 96 KiB.
+const TAPE_KEEP: usize = 4096;
+
+/// Bounds the decoder enforces, so a broken or hostile server cannot make the client allocate
+/// without limit, recurse without limit, or wait forever for an impossible frame.
+///
+/// Exceeding a bound is a [`DecodeError`]; nothing is allocated for a length before its bytes arrive.
+///
+/// ```
+/// use resp_codec::{DecodeLimits, Decoder};
+///
+/// let decoder = Decoder::with_limits(DecodeLimits::default().max_bulk_len(64 * 1024 * 1024).max_depth(16));
+/// # let _ = decoder;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    max_bulk_len: usize,
+    max_aggregate_len: usize,
+    max_depth: usize,
+    max_line_len: usize,
+}
+
+impl Default for DecodeLimits {
+    /// Bulk strings up to 512 MiB (the server's default), aggregates up to 2^31 - 1 elements,
+    /// nesting up to 128 levels, lines up to 1 MiB.
+    fn default() -> DecodeLimits {
+        DecodeLimits {
+            max_bulk_len: DEFAULT_MAX_BULK_LEN,
+            max_aggregate_len: DEFAULT_MAX_AGGREGATE_LEN,
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_line_len: DEFAULT_MAX_LINE_LEN,
+        }
+    }
+}
+
+impl DecodeLimits {
+    /// The longest bulk string, bulk error or verbatim string accepted, in bytes.
+    pub fn max_bulk_len(mut self, n: usize) -> Self {
+        self.max_bulk_len = n;
+        self
+    }
+
+    /// The most elements one aggregate may declare (pairs, for maps and attributes).
+    pub fn max_aggregate_len(mut self, n: usize) -> Self {
+        self.max_aggregate_len = n;
+        self
+    }
+
+    /// How deep aggregates may nest; a top-level array is depth 1. Capped at 1024.
+    pub fn max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n.min(MAX_DEPTH_CEILING);
+        self
+    }
+
+    /// The longest simple string, simple error or big number line accepted, in bytes.
+    pub fn max_line_len(mut self, n: usize) -> Self {
+        self.max_line_len = n;
+        self
+    }
+
+    /// The current bulk length bound.
+    pub fn get_max_bulk_len(&self) -> usize {
+        self.max_bulk_len
+    }
+
+    /// The current aggregate length bound.
+    pub fn get_max_aggregate_len(&self) -> usize {
+        self.max_aggregate_len
+    }
+
+    /// The current depth bound.
+    pub fn get_max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// The current line length bound.
+    pub fn get_max_line_len(&self) -> usize {
+        self.max_line_len
+    }
+}
+
+/// A resumable RESP2/RESP3 decoder.
+///
+/// Feed it the connection's read buffer after every read.
+/// It returns each complete frame, removing its bytes from the buffer,
+/// or `Ok(None)` when the buffer holds only part of a frame.
+/// In that case it consumes nothing but remembers how far it has validated,
+/// so a large reply arriving over many reads is scanned once overall.
+///
+/// Between an `Ok(None)` and the next call the caller may only append to the buffer.
+/// After an `Err` the stream is out of sync: close the connection
+/// (the decoder itself is reset and may be reused on a fresh stream).
+///
+/// ```
+/// use bytes::BytesMut;
+/// use resp_codec::{Decoder, Frame};
+///
+/// let mut decoder = Decoder::new();
+/// let mut buf = BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n:4"[..]);
+/// assert_eq!(decoder.decode(&mut buf), Ok(None));
+/// buf.extend_from_slice(b"2\r\n+OK\r\n");
+/// assert_eq!(
+///     decoder.decode(&mut buf),
+///     Ok(Some(Frame::Array(vec![Frame::BulkString("foo".into()), Frame::Integer(42)])))
+/// );
+/// assert_eq!(decoder.decode(&mut buf), Ok(Some(Frame::SimpleString("OK".into()))));
+/// assert!(buf.is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: DecodeLimits,
+    /// How many bytes at the front of the buffer have been scanned into `tape`.
+    /// Zero when no frame is in progress.
+    scanned: usize,
+    /// For each aggregate open at `scanned`, outermost first: how many elements it still expects.
+    open: Vec<usize>,
+    /// The elements of the frame in progress, in wire order.
+    tape: Vec<Token>,
+    /// Where the search for the `\r` of an unfinished line element at `scanned` resumes.
+    line_resume: usize,
+    /// The build step's stack of aggregates under construction, kept to reuse its allocation.
+    building: Vec<Partial>,
+}
+
+impl Decoder {
+    /// A decoder with [`DecodeLimits::default`].
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// A decoder with the given limits.
+    pub fn with_limits(limits: DecodeLimits) -> Decoder {
+        Decoder { limits, ..Decoder::default() }
+    }
+
+    /// The limits this decoder enforces.
+    pub fn limits(&self) -> &DecodeLimits {
+        &self.limits
+    }
+
+    /// Forgets any partly scanned frame, for reuse on a new stream.
+    pub fn reset(&mut self) {
+        self.scanned = 0;
+        self.line_resume = 0;
+        self.open.clear();
+        self.tape.clear();
+        self.building.clear();
+        if self.tape.capacity() >= TAPE_KEEP {
+            self.tape = Vec::new();
+        }
+    }
+
+    /// Decodes the next frame at the front of `buf`.
+    ///
+    /// `Ok(Some(frame))`: the frame's bytes have been removed from `buf`.
+    /// `Ok(None)`: `buf` holds only part of a frame; nothing was removed; call again after the next read.
+    /// `Err(_)`: the bytes are not valid RESP or break a limit; the stream cannot be trusted any more.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        let result = self.decode_inner(buf);
+        if result.is_err() {
+            self.reset();
+        }
+        result
+    }
+
+    fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        if self.scanned > buf.len() || self.line_resume > buf.len() {
+            // The caller broke the append-only rule; rescanning from the start is the only safe choice.
+            self.reset();
+        }
+        if self.scanned == 0 {
+            // Fast path: a scalar at the top level needs no tape and no second pass.
+            let Some((token, end)) = element(buf, 0, &self.limits, &mut self.line_resume)? else {
+                return Ok(None);
+            };
+            if !matches!(token, Token::Aggregate(..)) {
+                self.line_resume = 0;
+                return Ok(Some(take_scalar(buf, token, end)));
+            }
+            if self.push(token, end)? {
+                return Ok(Some(self.finish(buf)));
+            }
+        }
+        loop {
+            let Some((token, end)) = element(buf, self.scanned, &self.limits, &mut self.line_resume)? else {
+                return Ok(None);
+            };
+            if self.push(token, end)? {
+                return Ok(Some(self.finish(buf)));
+            }
+        }
+    }
+
+    /// Records one scanned element; returns true when it completes the top-level frame.
+    #[inline]
+    fn push(&mut self, token: Token, end: usize) -> Result<bool, DecodeError> {
+        let start = self.scanned;
+        self.scanned = end;
+        self.line_resume = 0;
+        if let Token::Aggregate(kind, count) = token {
+            if self.open.len() >= self.limits.max_depth {
+                return Err(DecodeError::new(DecodeErrorKind::TooDeep, start));
+            }
+            self.tape.push(token);
+            let elements = kind.elements(count);
+            if elements > 0 {
+                self.open.push(elements);
+                return Ok(false);
+            }
+        } else {
+            self.tape.push(token);
+        }
+        // One element is complete: count it against every aggregate it completes.
+        while let Some(left) = self.open.last_mut() {
+            *left -= 1;
+            if *left > 0 {
+                return Ok(false);
+            }
+            self.open.pop();
+        }
+        Ok(true)
+    }
+
+    /// Splits the scanned frame off `buf` and builds it from the tape.
+    fn finish(&mut self, buf: &mut BytesMut) -> Frame {
+        let end = self.scanned.min(buf.len());
+        let bytes = buf.split_to(end).freeze();
+        let frame = build(&self.tape, &bytes, &mut self.building);
+        self.reset();
+        frame
+    }
+}
+
+/// One scanned element: a scalar with its payload's offsets, or an aggregate header.
+#[derive(Clone, Copy, Debug)]
+enum Token {
+    /// A payload at `start..end` of the frame's bytes.
+    Text(TextKind, usize, usize),
+    Verbatim([u8; 3], usize, usize),
+    Integer(i64),
+    Double(f64),
+    Boolean(bool),
+    Null,
+    NullBulk,
+    NullArray,
+    /// An aggregate header with its declared length (pairs for maps and attributes).
+    Aggregate(AggKind, usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum TextKind {
+    Simple,
+    SimpleError,
+    BigNumber,
+    Bulk,
+    BulkError,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum AggKind {
+    Array,
+    Set,
+    Push,
+    Map,
+    Attribute,
+}
+
+impl AggKind {
+    /// How many frames follow a header declaring `count`.
+    /// Cannot overflow: `count` was checked against `max_aggregate_len`, and
+    /// `element` rejects a count whose frames could not be counted in a `usize`.
+    fn elements(self, count: usize) -> usize {
+        match self {
+            AggKind::Array | AggKind::Set | AggKind::Push => count,
+            AggKind::Map => count.saturating_mul(2),
+            // The pairs, then the frame they annotate.
+            AggKind::Attribute => count.saturating_mul(2).saturating_add(1),
+        }
+    }
+}
+
+fn error(kind: DecodeErrorKind, offset: usize) -> DecodeError {
+    DecodeError::new(kind, offset)
+}
+
+/// Scans the element starting at `buf[pos]`.
+///
+/// Returns `Ok(None)` when `buf` ends inside it, or the element's token and the offset just past it.
+/// A scalar's payload is scanned too; an aggregate's elements are not.
+#[inline]
+fn element(
+    buf: &[u8],
+    pos: usize,
+    limits: &DecodeLimits,
+    line_resume: &mut usize,
+) -> Result<Option<(Token, usize)>, DecodeError> {
+    let Some(&ty) = buf.get(pos) else {
+        return Ok(None);
+    };
+    let body = pos + 1;
+    let token = match ty {
+        b'$' => return blob(buf, pos, TextKind::Bulk, true, limits),
+        b'*' => return aggregate(buf, pos, AggKind::Array, true, limits),
+        b':' => {
+            let Some((n, end)) = integer(buf, body)? else {
+                return Ok(None);
+            };
+            return Ok(Some((Token::Integer(n), end)));
+        }
+        b'+' => TextKind::Simple,
+        b'-' => TextKind::SimpleError,
+        b'(' => TextKind::BigNumber,
+        b'%' => return aggregate(buf, pos, AggKind::Map, false, limits),
+        b'~' => return aggregate(buf, pos, AggKind::Set, false, limits),
+        b'>' => return aggregate(buf, pos, AggKind::Push, false, limits),
+        b'|' => return aggregate(buf, pos, AggKind::Attribute, false, limits),
+        b'!' => return blob(buf, pos, TextKind::BulkError, false, limits),
+        b'=' => return verbatim(buf, pos, limits),
+        b'_' => {
+            return match crlf(buf, body)? {
+                Some(end) => Ok(Some((Token::Null, end))),
+                None => Ok(None),
+            };
+        }
+        b'#' => {
+            let value = match buf.get(body) {
+                None => return Ok(None),
+                Some(b't') => true,
+                Some(b'f') => false,
+                Some(_) => return Err(error(DecodeErrorKind::InvalidBoolean, body)),
+            };
+            return match crlf(buf, body + 1)? {
+                Some(end) => Ok(Some((Token::Boolean(value), end))),
+                None => Ok(None),
+            };
+        }
+        b',' => return double(buf, body),
+        _ => return Err(error(DecodeErrorKind::InvalidTypeByte, pos)),
+    };
+    // A line of text: `+`, `-` or `(`.
+    let Some(cr) = find_cr(buf, body, line_resume, limits.max_line_len)? else {
+        return Ok(None);
+    };
+    let Some(end) = crlf(buf, cr)? else {
+        return Ok(None);
+    };
+    if let TextKind::BigNumber = token {
+        big_number(buf, body, cr)?;
+    }
+    Ok(Some((Token::Text(token, body, cr), end)))
+}
+
+/// Checks for `\r\n` at `buf[at]`: `Ok(Some(at + 2))`, `Ok(None)` if `buf` ends first, or `MissingCrlf`.
+#[inline]
+fn crlf(buf: &[u8], at: usize) -> Result<Option<usize>, DecodeError> {
+    match buf.get(at..at + 2) {
+        Some(b"\r\n") => Ok(Some(at + 2)),
+        Some(_) => Err(error(DecodeErrorKind::MissingCrlf, at)),
+        None => match buf.get(at) {
+            None | Some(b'\r') => Ok(None),
+            Some(_) => Err(error(DecodeErrorKind::MissingCrlf, at)),
+        },
+    }
+}
+
+/// Finds the `\r` ending the line that starts at `start`, resuming after `*resume` when a previous
+/// call already searched part of it, so a long line arriving in pieces is searched once.
+#[inline]
+fn find_cr(buf: &[u8], start: usize, resume: &mut usize, max: usize) -> Result<Option<usize>, DecodeError> {
+    let from = start.max(*resume);
+    let rest = buf.get(from..).unwrap_or_default();
+    match rest.iter().position(|&b| b == b'\r') {
+        Some(i) => {
+            let cr = from + i;
+            if cr - start > max {
+                return Err(error(DecodeErrorKind::LineTooLong, start));
+            }
+            // Keep the `\r` itself unsearched-past: if its `\n` is missing we come back to it.
+            *resume = cr;
+            Ok(Some(cr))
+        }
+        None => {
+            if buf.len() - start > max {
+                return Err(error(DecodeErrorKind::LineTooLong, start));
+            }
+            *resume = buf.len();
+            Ok(None)
+        }
+    }
+}
+
+/// Reads a length header's digits at `buf[at..]`.
+/// Returns `Ok(Some((None, end)))` for `-1` when `allow_null`, `Ok(Some((Some(n), end)))` otherwise.
+#[inline]
+fn length(buf: &[u8], at: usize, allow_null: bool) -> Result<Option<(Option<usize>, usize)>, DecodeError> {
+    let invalid = |offset| error(DecodeErrorKind::InvalidLength, offset);
+    if let Some(b'-') = buf.get(at) {
+        // Only `-1` is a valid negative length, and only for `$` and `*`.
+        return match buf.get(at + 1) {
+            None => Ok(None),
+            Some(b'1') if allow_null => Ok(crlf_or_invalid(buf, at + 2)?.map(|end| (None, end))),
+            Some(_) => Err(invalid(at)),
+        };
+    }
+    let mut n: usize = 0;
+    let mut i = at;
+    loop {
+        match buf.get(i) {
+            None => {
+                if i - at > MAX_NUMBER_LEN {
+                    return Err(invalid(at));
+                }
+                return Ok(None);
+            }
+            Some(&b @ b'0'..=b'9') => {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(usize::from(b - b'0')))
+                    .ok_or_else(|| invalid(at))?;
+                i += 1;
+            }
+            Some(b'\r') => break,
+            Some(_) => return Err(invalid(i)),
+        }
+    }
+    if i == at || i - at > MAX_NUMBER_LEN {
+        return Err(invalid(at));
+    }
+    Ok(crlf(buf, i)?.map(|end| (Some(n), end)))
+}
+
+/// Like [`crlf`], but anything other than `\r` where the line should end is a bad length (`-12`).
+fn crlf_or_invalid(buf: &[u8], at: usize) -> Result<Option<usize>, DecodeError> {
+    match buf.get(at) {
+        None => Ok(None),
+        Some(b'\r') => crlf(buf, at),
+        Some(_) => Err(error(DecodeErrorKind::InvalidLength, at)),
+    }
+}
+
+/// Reads an integer line (`[+-]digits`) at `buf[at..]`, rejecting overflow.
+#[inline]
+fn integer(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, DecodeError> {
+    let invalid = || error(DecodeErrorKind::InvalidInteger, at);
+    let (negative, digits_at) = match buf.get(at) {
+        None => return Ok(None),
+        Some(b'-') => (true, at + 1),
+        Some(b'+') => (false, at + 1),
+        Some(_) => (false, at),
+    };
+    // Accumulate negatively so i64::MIN, whose magnitude has no positive i64, parses too.
+    let mut n: i64 = 0;
+    let mut i = digits_at;
+    loop {
+        match buf.get(i) {
+            None => {
+                if i - at > MAX_NUMBER_LEN {
+                    return Err(invalid());
+                }
+                return Ok(None);
+            }
+            Some(&b @ b'0'..=b'9') => {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_sub(i64::from(b - b'0')))
+                    .ok_or_else(invalid)?;
+                i += 1;
+            }
+            Some(b'\r') => break,
+            Some(_) => return Err(error(DecodeErrorKind::InvalidInteger, i)),
+        }
+    }
+    if i == digits_at || i - at > MAX_NUMBER_LEN {
+        return Err(invalid());
+    }
+    let n = if negative { n } else { n.checked_neg().ok_or_else(invalid)? };
+    Ok(crlf(buf, i)?.map(|end| (n, end)))
+}
+
+fn double(buf: &[u8], at: usize) -> Result<Option<(Token, usize)>, DecodeError> {
+    let invalid = || error(DecodeErrorKind::InvalidDouble, at);
+    let rest = buf.get(at..).unwrap_or_default();
+    let Some(len) = rest.iter().take(MAX_DOUBLE_LEN + 1).position(|&b| b == b'\r') else {
+        if rest.len() > MAX_DOUBLE_LEN {
+            return Err(invalid());
+        }
+        return Ok(None);
+    };
+    let Some(end) = crlf(buf, at + len)? else {
+        return Ok(None);
+    };
+    let text = rest.get(..len).unwrap_or_default();
+    let value = match text {
+        b"inf" | b"+inf" => f64::INFINITY,
+        b"-inf" => f64::NEG_INFINITY,
+        b"nan" => f64::NAN,
+        _ => {
+            // Rust's float syntax is a superset of RESP3's, except for spellings like "infinity",
+            // which the allowed-bytes check keeps out.
+            let numeric = text
+                .iter()
+                .all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'));
+            if !numeric {
+                return Err(invalid());
+            }
+            std::str::from_utf8(text)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .ok_or_else(invalid)?
+        }
+    };
+    Ok(Some((Token::Double(value), end)))
+}
+
+/// Checks a big number's text: an optional sign, then at least one digit.
+fn big_number(buf: &[u8], start: usize, cr: usize) -> Result<(), DecodeError> {
+    let text = buf.get(start..cr).unwrap_or_default();
+    let digits = match text.split_first() {
+        Some((b'-' | b'+', digits)) => digits,
+        _ => text,
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(error(DecodeErrorKind::InvalidBigNumber, start));
+    }
+    Ok(())
+}
+
+/// Scans a length-prefixed string (`$` or `!`) whose type byte is at `buf[pos]`.
+#[inline]
+fn blob(
+    buf: &[u8],
+    pos: usize,
+    kind: TextKind,
+    allow_null: bool,
+    limits: &DecodeLimits,
+) -> Result<Option<(Token, usize)>, DecodeError> {
+    let Some((len, start)) = length(buf, pos + 1, allow_null)? else {
+        return Ok(None);
+    };
+    let Some(len) = len else {
+        return Ok(Some((Token::NullBulk, start)));
+    };
+    let Some(stop) = payload_end(buf, pos, start, len, limits)? else {
+        return Ok(None);
+    };
+    Ok(crlf(buf, stop)?.map(|end| (Token::Text(kind, start, stop), end)))
+}
+
+/// Checks a payload length against the limit; returns where the payload ends once it is all in `buf`.
+#[inline]
+fn payload_end(
+    buf: &[u8],
+    pos: usize,
+    start: usize,
+    len: usize,
+    limits: &DecodeLimits,
+) -> Result<Option<usize>, DecodeError> {
+    if len > limits.max_bulk_len {
+        return Err(error(DecodeErrorKind::BulkTooLong, pos));
+    }
+    let stop = start
+        .checked_add(len)
+        .ok_or_else(|| error(DecodeErrorKind::BulkTooLong, pos))?;
+    // Wait for the payload and its CRLF without looking at the payload.
+    if buf.len() < stop {
+        return Ok(None);
+    }
+    Ok(Some(stop))
+}
+
+fn verbatim(buf: &[u8], pos: usize, limits: &DecodeLimits) -> Result<Option<(Token, usize)>, DecodeError> {
+    let Some((len, start)) = length(buf, pos + 1, false)? else {
+        return Ok(None);
+    };
+    let len = len.unwrap_or_default();
+    let Some(stop) = payload_end(buf, pos, start, len, limits)? else {
+        return Ok(None);
+    };
+    let Some(end) = crlf(buf, stop)? else {
+        return Ok(None);
+    };
+    match buf.get(start..stop) {
+        Some([a, b, c, b':', ..]) => Ok(Some((Token::Verbatim([*a, *b, *c], start + 4, stop), end))),
+        _ => Err(error(DecodeErrorKind::InvalidVerbatim, start)),
+    }
+}
+
+fn aggregate(
+    buf: &[u8],
+    pos: usize,
+    kind: AggKind,
+    allow_null: bool,
+    limits: &DecodeLimits,
+) -> Result<Option<(Token, usize)>, DecodeError> {
+    let Some((count, end)) = length(buf, pos + 1, allow_null)? else {
+        return Ok(None);
+    };
+    let Some(count) = count else {
+        return Ok(Some((Token::NullArray, end)));
+    };
+    // The second test keeps `AggKind::elements` exact even when the limit is set to usize::MAX.
+    if count > limits.max_aggregate_len || count > usize::MAX / 2 - 1 {
+        return Err(error(DecodeErrorKind::AggregateTooLong, pos));
+    }
+    Ok(Some((Token::Aggregate(kind, count), end)))
+}
+
+/// Removes a top-level scalar's bytes from `buf` and returns it as a frame.
+#[inline]
+fn take_scalar(buf: &mut BytesMut, token: Token, end: usize) -> Frame {
+    let end = end.min(buf.len());
+    match token {
+        Token::Text(kind, start, stop) => {
+            let mut bytes = buf.split_to(end);
+            bytes.truncate(stop);
+            bytes.advance(start.min(bytes.len()));
+            text_frame(kind, bytes.freeze())
+        }
+        Token::Verbatim(format, start, stop) => {
+            let mut bytes = buf.split_to(end);
+            bytes.truncate(stop);
+            bytes.advance(start.min(bytes.len()));
+            Frame::VerbatimString { format, text: bytes.freeze() }
+        }
+        other => {
+            buf.advance(end);
+            scalar_frame(other, &Bytes::new())
+        }
+    }
+}
+
+fn text_frame(kind: TextKind, bytes: Bytes) -> Frame {
+    match kind {
+        TextKind::Simple => Frame::SimpleString(bytes),
+        TextKind::SimpleError => Frame::SimpleError(bytes),
+        TextKind::BigNumber => Frame::BigNumber(bytes),
+        TextKind::Bulk => Frame::BulkString(bytes),
+        TextKind::BulkError => Frame::BulkError(bytes),
+    }
+}
+
+/// Slices `bytes[start..stop]`; the range always lies inside because the scan produced it from these bytes.
+fn slice(bytes: &Bytes, start: usize, stop: usize) -> Bytes {
+    if start <= stop && stop <= bytes.len() { bytes.slice(start..stop) } else { Bytes::new() }
+}
+
+/// Turns a non-aggregate token into its frame, slicing payloads out of `bytes`.
+fn scalar_frame(token: Token, bytes: &Bytes) -> Frame {
+    match token {
+        Token::Text(kind, start, stop) => text_frame(kind, slice(bytes, start, stop)),
+        Token::Verbatim(format, start, stop) => Frame::VerbatimString { format, text: slice(bytes, start, stop) },
+        Token::Integer(n) => Frame::Integer(n),
+        Token::Double(x) => Frame::Double(x),
+        Token::Boolean(b) => Frame::Boolean(b),
+        Token::Null => Frame::Null,
+        Token::NullBulk => Frame::NullBulkString,
+        Token::NullArray => Frame::NullArray,
+        // Aggregates are built by `build`; an empty array is the harmless answer should one slip through.
+        Token::Aggregate(..) => Frame::Array(Vec::new()),
+    }
+}
+
+/// An aggregate under construction in `build`.
+#[derive(Debug)]
+enum Partial {
+    Seq { kind: AggKind, items: Vec<Frame>, left: usize },
+    /// A map or an attribute: pairs so far, a key waiting for its value, and how many frames are still due.
+    Pairs { kind: AggKind, items: Vec<(Frame, Frame)>, key: Option<Frame>, left: usize },
+}
+
+impl Partial {
+    fn new(kind: AggKind, count: usize, tokens_left: usize) -> Partial {
+        let elements = kind.elements(count);
+        // Never trust the header for the allocation: there are at most `tokens_left` elements behind it.
+        let capacity = count.min(tokens_left);
+        match kind {
+            AggKind::Array | AggKind::Set | AggKind::Push => {
+                Partial::Seq { kind, items: Vec::with_capacity(capacity), left: elements }
+            }
+            AggKind::Map | AggKind::Attribute => {
+                Partial::Pairs { kind, items: Vec::with_capacity(capacity), key: None, left: elements }
+            }
+        }
+    }
+
+    /// Adds a completed frame; returns the aggregate once its last element arrives.
+    fn push(&mut self, frame: Frame) -> Option<Frame> {
+        match self {
+            Partial::Seq { kind, items, left } => {
+                items.push(frame);
+                *left = left.saturating_sub(1);
+                (*left == 0).then(|| seq_frame(*kind, std::mem::take(items)))
+            }
+            Partial::Pairs { kind: AggKind::Attribute, items, key, left } if *left <= 1 && key.is_none() => {
+                *left = 0;
+                Some(Frame::Attribute { attributes: std::mem::take(items), frame: Box::new(frame) })
+            }
+            Partial::Pairs { kind, items, key, left } => {
+                match key.take() {
+                    Some(k) => items.push((k, frame)),
+                    None => *key = Some(frame),
+                }
+                *left = left.saturating_sub(1);
+                (*left == 0).then(|| pairs_frame(*kind, std::mem::take(items), key.take()))
+            }
+        }
+    }
+
+    /// Closes an aggregate early; only reachable if the tape were inconsistent.
+    fn close(self) -> Frame {
+        match self {
+            Partial::Seq { kind, items, .. } => seq_frame(kind, items),
+            Partial::Pairs { kind, items, key, .. } => pairs_frame(kind, items, key),
+        }
+    }
+}
+
+fn seq_frame(kind: AggKind, items: Vec<Frame>) -> Frame {
+    match kind {
+        AggKind::Set => Frame::Set(items),
+        AggKind::Push => Frame::Push(items),
+        _ => Frame::Array(items),
+    }
+}
+
+fn pairs_frame(kind: AggKind, items: Vec<(Frame, Frame)>, key: Option<Frame>) -> Frame {
+    match kind {
+        AggKind::Attribute => Frame::Attribute { attributes: items, frame: Box::new(key.unwrap_or(Frame::Null)) },
+        _ => Frame::Map(items),
+    }
+}
+
+/// Builds the frame a complete tape describes, iteratively.
+fn build(tape: &[Token], bytes: &Bytes, stack: &mut Vec<Partial>) -> Frame {
+    stack.clear();
+    for (i, token) in tape.iter().enumerate() {
+        let mut done = match *token {
+            Token::Aggregate(kind, count) if kind.elements(count) > 0 => {
+                stack.push(Partial::new(kind, count, tape.len() - i - 1));
+                continue;
+            }
+            Token::Aggregate(kind, _) => match kind {
+                AggKind::Map => Frame::Map(Vec::new()),
+                other => seq_frame(other, Vec::new()),
+            },
+            scalar => scalar_frame(scalar, bytes),
+        };
+        // Hand the finished frame up through every aggregate it completes.
+        loop {
+            match stack.last_mut() {
+                None => {
+                    stack.clear();
+                    return done;
+                }
+                Some(partial) => match partial.push(done) {
+                    None => break,
+                    Some(finished) => {
+                        stack.pop();
+                        done = finished;
+                    }
+                },
+            }
+        }
+    }
+    // A consistent tape returns from inside the loop; close whatever is open rather than fail.
+    let mut done = None;
+    while let Some(partial) = stack.pop() {
+        let mut frame = partial.close();
+        if let Some(inner) = done.take() {
+            frame = match frame {
+                Frame::Array(mut items) => {
+                    items.push(inner);
+                    Frame::Array(items)
+                }
+                other => other,
+            };
+        }
+        done = Some(frame);
+    }
+    done.unwrap_or(Frame::Null)
+}
