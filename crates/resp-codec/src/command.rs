@@ -60,7 +60,10 @@ impl CommandBuilder {
         // Each argument costs its bytes plus about 8 of framing (`$len\r\n` and `\r\n`).
         let mut buf = BytesMut::with_capacity(HEADER_MAX + bytes + 16);
         buf.put_bytes(0, HEADER_MAX);
-        CommandBuilder { buf, spans: SmallVec::new() }
+        CommandBuilder {
+            buf,
+            spans: SmallVec::new(),
+        }
     }
 
     /// Appends an argument.
@@ -73,7 +76,10 @@ impl CommandBuilder {
         self.buf.put_slice(b"\r\n");
         let start = self.buf.len();
         self.buf.put_slice(arg);
-        self.spans.push(Span { start, end: self.buf.len() });
+        self.spans.push(Span {
+            start,
+            end: self.buf.len(),
+        });
         self.buf.put_slice(b"\r\n");
         self
     }
@@ -126,13 +132,18 @@ impl CommandBuilder {
             span.start -= skip;
             span.end -= skip;
         }
-        EncodedCommand { bytes: buf.freeze(), spans }
+        EncodedCommand {
+            bytes: buf.freeze(),
+            spans,
+        }
     }
 }
 
 impl fmt::Debug for CommandBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CommandBuilder").field("argc", &self.argc()).finish_non_exhaustive()
+        f.debug_struct("CommandBuilder")
+            .field("argc", &self.argc())
+            .finish_non_exhaustive()
     }
 }
 

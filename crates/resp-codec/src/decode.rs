@@ -177,7 +177,10 @@ impl Decoder {
 
     /// A decoder with the given limits.
     pub fn with_limits(limits: DecodeLimits) -> Decoder {
-        Decoder { limits, ..Decoder::default() }
+        Decoder {
+            limits,
+            ..Decoder::default()
+        }
     }
 
     /// The limits this decoder enforces.
@@ -229,7 +232,9 @@ impl Decoder {
             }
         }
         loop {
-            let Some((token, end)) = element(buf, self.scanned, &self.limits, &mut self.line_resume)? else {
+            let Some((token, end)) =
+                element(buf, self.scanned, &self.limits, &mut self.line_resume)?
+            else {
                 return Ok(None);
             };
             if self.push(token, end)? {
@@ -413,7 +418,12 @@ fn crlf(buf: &[u8], at: usize) -> Result<Option<usize>, DecodeError> {
 /// Finds the `\r` ending the line that starts at `start`, resuming after `*resume` when a previous
 /// call already searched part of it, so a long line arriving in pieces is searched once.
 #[inline]
-fn find_cr(buf: &[u8], start: usize, resume: &mut usize, max: usize) -> Result<Option<usize>, DecodeError> {
+fn find_cr(
+    buf: &[u8],
+    start: usize,
+    resume: &mut usize,
+    max: usize,
+) -> Result<Option<usize>, DecodeError> {
     let from = start.max(*resume);
     let rest = buf.get(from..).unwrap_or_default();
     match rest.iter().position(|&b| b == b'\r') {
@@ -439,7 +449,11 @@ fn find_cr(buf: &[u8], start: usize, resume: &mut usize, max: usize) -> Result<O
 /// Reads a length header's digits at `buf[at..]`.
 /// Returns `Ok(Some((None, end)))` for `-1` when `allow_null`, `Ok(Some((Some(n), end)))` otherwise.
 #[inline]
-fn length(buf: &[u8], at: usize, allow_null: bool) -> Result<Option<(Option<usize>, usize)>, DecodeError> {
+fn length(
+    buf: &[u8],
+    at: usize,
+    allow_null: bool,
+) -> Result<Option<(Option<usize>, usize)>, DecodeError> {
     let invalid = |offset| error(DecodeErrorKind::InvalidLength, offset);
     if let Some(b'-') = buf.get(at) {
         // Only `-1` is a valid negative length, and only for `$` and `*`.
@@ -520,14 +534,22 @@ fn integer(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, DecodeError> {
     if i == digits_at || i - at > MAX_NUMBER_LEN {
         return Err(invalid());
     }
-    let n = if negative { n } else { n.checked_neg().ok_or_else(invalid)? };
+    let n = if negative {
+        n
+    } else {
+        n.checked_neg().ok_or_else(invalid)?
+    };
     Ok(crlf(buf, i)?.map(|end| (n, end)))
 }
 
 fn double(buf: &[u8], at: usize) -> Result<Option<(Token, usize)>, DecodeError> {
     let invalid = || error(DecodeErrorKind::InvalidDouble, at);
     let rest = buf.get(at..).unwrap_or_default();
-    let Some(len) = rest.iter().take(MAX_DOUBLE_LEN + 1).position(|&b| b == b'\r') else {
+    let Some(len) = rest
+        .iter()
+        .take(MAX_DOUBLE_LEN + 1)
+        .position(|&b| b == b'\r')
+    else {
         if rest.len() > MAX_DOUBLE_LEN {
             return Err(invalid());
         }
@@ -615,7 +637,11 @@ fn payload_end(
     Ok(Some(stop))
 }
 
-fn verbatim(buf: &[u8], pos: usize, limits: &DecodeLimits) -> Result<Option<(Token, usize)>, DecodeError> {
+fn verbatim(
+    buf: &[u8],
+    pos: usize,
+    limits: &DecodeLimits,
+) -> Result<Option<(Token, usize)>, DecodeError> {
     let Some((len, start)) = length(buf, pos + 1, false)? else {
         return Ok(None);
     };
@@ -627,7 +653,9 @@ fn verbatim(buf: &[u8], pos: usize, limits: &DecodeLimits) -> Result<Option<(Tok
         return Ok(None);
     };
     match buf.get(start..stop) {
-        Some([a, b, c, b':', ..]) => Ok(Some((Token::Verbatim([*a, *b, *c], start + 4, stop), end))),
+        Some([a, b, c, b':', ..]) => {
+            Ok(Some((Token::Verbatim([*a, *b, *c], start + 4, stop), end)))
+        }
         _ => Err(error(DecodeErrorKind::InvalidVerbatim, start)),
     }
 }
@@ -667,7 +695,10 @@ fn take_scalar(buf: &mut BytesMut, token: Token, end: usize) -> Frame {
             let mut bytes = buf.split_to(end);
             bytes.truncate(stop);
             bytes.advance(start.min(bytes.len()));
-            Frame::VerbatimString { format, text: bytes.freeze() }
+            Frame::VerbatimString {
+                format,
+                text: bytes.freeze(),
+            }
         }
         other => {
             buf.advance(end);
@@ -688,14 +719,21 @@ fn text_frame(kind: TextKind, bytes: Bytes) -> Frame {
 
 /// Slices `bytes[start..stop]`; the range always lies inside because the scan produced it from these bytes.
 fn slice(bytes: &Bytes, start: usize, stop: usize) -> Bytes {
-    if start <= stop && stop <= bytes.len() { bytes.slice(start..stop) } else { Bytes::new() }
+    if start <= stop && stop <= bytes.len() {
+        bytes.slice(start..stop)
+    } else {
+        Bytes::new()
+    }
 }
 
 /// Turns a non-aggregate token into its frame, slicing payloads out of `bytes`.
 fn scalar_frame(token: Token, bytes: &Bytes) -> Frame {
     match token {
         Token::Text(kind, start, stop) => text_frame(kind, slice(bytes, start, stop)),
-        Token::Verbatim(format, start, stop) => Frame::VerbatimString { format, text: slice(bytes, start, stop) },
+        Token::Verbatim(format, start, stop) => Frame::VerbatimString {
+            format,
+            text: slice(bytes, start, stop),
+        },
         Token::Integer(n) => Frame::Integer(n),
         Token::Double(x) => Frame::Double(x),
         Token::Boolean(b) => Frame::Boolean(b),
@@ -710,9 +748,18 @@ fn scalar_frame(token: Token, bytes: &Bytes) -> Frame {
 /// An aggregate under construction in `build`.
 #[derive(Debug)]
 enum Partial {
-    Seq { kind: AggKind, items: Vec<Frame>, left: usize },
+    Seq {
+        kind: AggKind,
+        items: Vec<Frame>,
+        left: usize,
+    },
     /// A map or an attribute: pairs so far, a key waiting for its value, and how many frames are still due.
-    Pairs { kind: AggKind, items: Vec<(Frame, Frame)>, key: Option<Frame>, left: usize },
+    Pairs {
+        kind: AggKind,
+        items: Vec<(Frame, Frame)>,
+        key: Option<Frame>,
+        left: usize,
+    },
 }
 
 impl Partial {
@@ -721,12 +768,17 @@ impl Partial {
         // Never trust the header for the allocation: there are at most `tokens_left` elements behind it.
         let capacity = count.min(tokens_left);
         match kind {
-            AggKind::Array | AggKind::Set | AggKind::Push => {
-                Partial::Seq { kind, items: Vec::with_capacity(capacity), left: elements }
-            }
-            AggKind::Map | AggKind::Attribute => {
-                Partial::Pairs { kind, items: Vec::with_capacity(capacity), key: None, left: elements }
-            }
+            AggKind::Array | AggKind::Set | AggKind::Push => Partial::Seq {
+                kind,
+                items: Vec::with_capacity(capacity),
+                left: elements,
+            },
+            AggKind::Map | AggKind::Attribute => Partial::Pairs {
+                kind,
+                items: Vec::with_capacity(capacity),
+                key: None,
+                left: elements,
+            },
         }
     }
 
@@ -738,11 +790,24 @@ impl Partial {
                 *left = left.saturating_sub(1);
                 (*left == 0).then(|| seq_frame(*kind, std::mem::take(items)))
             }
-            Partial::Pairs { kind: AggKind::Attribute, items, key, left } if *left <= 1 && key.is_none() => {
+            Partial::Pairs {
+                kind: AggKind::Attribute,
+                items,
+                key,
+                left,
+            } if *left <= 1 && key.is_none() => {
                 *left = 0;
-                Some(Frame::Attribute { attributes: std::mem::take(items), frame: Box::new(frame) })
+                Some(Frame::Attribute {
+                    attributes: std::mem::take(items),
+                    frame: Box::new(frame),
+                })
             }
-            Partial::Pairs { kind, items, key, left } => {
+            Partial::Pairs {
+                kind,
+                items,
+                key,
+                left,
+            } => {
                 match key.take() {
                     Some(k) => items.push((k, frame)),
                     None => *key = Some(frame),
@@ -757,7 +822,9 @@ impl Partial {
     fn close(self) -> Frame {
         match self {
             Partial::Seq { kind, items, .. } => seq_frame(kind, items),
-            Partial::Pairs { kind, items, key, .. } => pairs_frame(kind, items, key),
+            Partial::Pairs {
+                kind, items, key, ..
+            } => pairs_frame(kind, items, key),
         }
     }
 }
@@ -772,7 +839,10 @@ fn seq_frame(kind: AggKind, items: Vec<Frame>) -> Frame {
 
 fn pairs_frame(kind: AggKind, items: Vec<(Frame, Frame)>, key: Option<Frame>) -> Frame {
     match kind {
-        AggKind::Attribute => Frame::Attribute { attributes: items, frame: Box::new(key.unwrap_or(Frame::Null)) },
+        AggKind::Attribute => Frame::Attribute {
+            attributes: items,
+            frame: Box::new(key.unwrap_or(Frame::Null)),
+        },
         _ => Frame::Map(items),
     }
 }

@@ -33,7 +33,11 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid RESP: {} at byte {} of the frame", self.kind, self.offset)
+        write!(
+            f,
+            "invalid RESP: {} at byte {} of the frame",
+            self.kind, self.offset
+        )
     }
 }
 

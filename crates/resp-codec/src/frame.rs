@@ -105,7 +105,10 @@ impl Frame {
     /// True for a server error reply ([`SimpleError`](Frame::SimpleError) or [`BulkError`](Frame::BulkError)),
     /// looking through any [`Attribute`](Frame::Attribute) in front of it.
     pub fn is_error(&self) -> bool {
-        matches!(self.unwrap_attributes(), Frame::SimpleError(_) | Frame::BulkError(_))
+        matches!(
+            self.unwrap_attributes(),
+            Frame::SimpleError(_) | Frame::BulkError(_)
+        )
     }
 
     /// The class of a server error reply, `None` for any other frame.

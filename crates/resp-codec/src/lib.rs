@@ -32,7 +32,10 @@
 //! assert_eq!(redirect.error_code(), Some(ErrorCode::Moved));
 //! ```
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 #[cfg(feature = "tokio-codec")]
 mod codec;
