@@ -174,6 +174,15 @@ fn unknown_endpoint_means_the_host_we_asked() {
             .as_deref(),
         Some("node-31001.test")
     );
+    // Without a host to fall back on, the nodes are known but marked unreachable, identified by their IP.
+    let t = shards(SHARDS_RESP2_UNKNOWN_ENDPOINT, "");
+    assert!(
+        t.nodes()
+            .iter()
+            .all(|n| !n.reachable && n.addr.host() == "127.0.0.1"),
+        "{}",
+        render(&t)
+    );
     for wire in [SLOTS_RESP3_UNKNOWN_ENDPOINT, SLOTS_RESP2_UNKNOWN_ENDPOINT] {
         let t = slots(wire, "10.0.0.9");
         assert!(
