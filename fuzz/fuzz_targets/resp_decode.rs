@@ -1,0 +1,104 @@
+//! The decoder never panics on any input, and never allocates more than the input justifies.
+//!
+//! A counting global allocator records the largest single allocation made while decoding;
+//! with small limits, it must stay proportional to the input, whatever lengths the headers claim.
+#![no_main]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use resp_codec::{DecodeLimits, Decoder, Frame};
+
+struct Tracking;
+
+/// The largest allocation (or reallocation) requested since the last reset.
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; we only observe sizes.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Relaxed: a statistic read on the same thread after decoding, no ordering with other data.
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+const MAX_BULK: usize = 64;
+const MAX_AGGREGATE: usize = 16;
+const MAX_DEPTH: usize = 8;
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte chooses how the rest arrives: in pieces of 1 to 256 bytes.
+    let Some((&piece, wire)) = data.split_first() else { return };
+    let piece = usize::from(piece) + 1;
+    let limits = DecodeLimits::default()
+        .max_bulk_len(MAX_BULK)
+        .max_aggregate_len(MAX_AGGREGATE)
+        .max_depth(MAX_DEPTH)
+        .max_line_len(MAX_BULK);
+
+    LARGEST.store(0, Ordering::Relaxed);
+    let mut decoder = Decoder::with_limits(limits);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    'feed: for chunk in wire.chunks(piece) {
+        buf.extend_from_slice(chunk);
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(_) => break 'feed,
+            }
+        }
+    }
+    // Frames are at most 48 bytes and a scan token 24 for every 3 input bytes, with Vec doubling on top.
+    let bound = 64 * wire.len() + 4096;
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(largest <= bound, "allocated {largest} bytes at once for {} input bytes", wire.len());
+    for frame in &frames {
+        check_limits(frame, 0);
+    }
+});
+
+/// Every decoded frame obeys the limits it was decoded under.
+fn check_limits(frame: &Frame, depth: usize) {
+    match frame {
+        Frame::BulkString(b) | Frame::BulkError(b) => assert!(b.len() <= MAX_BULK),
+        Frame::SimpleString(b) | Frame::SimpleError(b) | Frame::BigNumber(b) => assert!(b.len() <= MAX_BULK),
+        Frame::VerbatimString { text, .. } => assert!(text.len() + 4 <= MAX_BULK),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            assert!(depth < MAX_DEPTH && items.len() <= MAX_AGGREGATE);
+            items.iter().for_each(|f| check_limits(f, depth + 1));
+        }
+        Frame::Map(pairs) => {
+            assert!(depth < MAX_DEPTH && pairs.len() <= MAX_AGGREGATE);
+            pairs.iter().for_each(|(k, v)| {
+                check_limits(k, depth + 1);
+                check_limits(v, depth + 1);
+            });
+        }
+        Frame::Attribute { attributes, frame } => {
+            assert!(depth < MAX_DEPTH && attributes.len() <= MAX_AGGREGATE);
+            attributes.iter().for_each(|(k, v)| {
+                check_limits(k, depth + 1);
+                check_limits(v, depth + 1);
+            });
+            check_limits(frame, depth + 1);
+        }
+        _ => {}
+    }
+}
