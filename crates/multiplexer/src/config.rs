@@ -1,0 +1,183 @@
+//! Connection settings ([`ConnectionConfig`]) and the protocol choice.
+
+use std::time::Duration;
+
+/// Which protocol to negotiate on connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `HELLO 3` (with AUTH and SETNAME in it); when the server rejects HELLO (`-NOPROTO`, unknown
+    /// command), fall back to RESP2 with `AUTH` and `CLIENT SETNAME`.
+    #[default]
+    Resp3WithFallback,
+    /// RESP2 only: `AUTH` and `CLIENT SETNAME`, no HELLO.
+    Resp2,
+}
+
+/// The protocol a connection actually speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolVersion {
+    /// RESP2.
+    Resp2,
+    /// RESP3.
+    Resp3,
+}
+
+/// Settings of one multiplexed connection. Build with [`ConnectionConfig::new`] and the setters;
+/// every field is public to read.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// `host:port` to connect to.
+    pub addr: String,
+    /// Bound on TCP connect plus set-up (HELLO/AUTH/SELECT/READONLY).
+    pub connect_timeout: Duration,
+    /// Deadline of [`send`](crate::Multiplexer::send), counted from the call.
+    pub command_timeout: Duration,
+    /// Commands written but not yet answered; the writer stops taking from the queue at this bound.
+    pub max_in_flight: usize,
+    /// Commands accepted but not yet written. In-flight + queued is the size of the response-slot pool:
+    /// a caller that finds every slot taken waits for one until its deadline, then gets `Busy`.
+    pub max_queued: usize,
+    /// The writer flushes once this many bytes are buffered, even if more commands are queued.
+    pub max_write_batch_bytes: usize,
+    /// Protocol to negotiate.
+    pub protocol: Protocol,
+    /// ACL user name (with `password`); None means `default`.
+    pub username: Option<String>,
+    /// Password for AUTH; None sends no AUTH.
+    pub password: Option<String>,
+    /// Database selected on connect (0 sends no SELECT).
+    pub database: u32,
+    /// Client name set on connect.
+    pub client_name: Option<String>,
+    /// Send READONLY on connect (to read from cluster replicas).
+    pub readonly: bool,
+    /// First reconnect delay after a failed attempt (the first attempt is immediate).
+    pub reconnect_backoff_min: Duration,
+    /// Cap of the exponential reconnect delay.
+    pub reconnect_backoff_max: Duration,
+    /// While disconnected: false (default) fails commands at once with `ConnectionNotSent`;
+    /// true keeps them queued until reconnect or their deadline.
+    pub wait_for_reconnect: bool,
+    /// Granularity of deadline enforcement: a connection with outstanding commands checks their deadlines
+    /// this often, so a timed-out caller returns within deadline + this tick.
+    pub timeout_tick: Duration,
+}
+
+impl ConnectionConfig {
+    /// Defaults for `addr` (`host:port`).
+    pub fn new(addr: impl Into<String>) -> ConnectionConfig {
+        ConnectionConfig {
+            addr: addr.into(),
+            // Loopback and LAN connects take well under a millisecond; a second covers a slow or
+            // distant server without letting a black-holed address stall start-up for long.
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+            // glide settled on 1000 in-flight by default; 1024 keeps that order while letting 1024
+            // concurrent tasks pipeline fully on one connection.
+            max_in_flight: 1024,
+            // Another 1024 waiting to be written: the pool is then 2048 slots (about 200 KiB per
+            // connection), enough to absorb a burst while one batch is on the wire.
+            max_queued: 1024,
+            // 64 KiB is a typical socket send-buffer chunk; bigger batches add latency for the first
+            // command in them without saving syscalls that matter.
+            max_write_batch_bytes: 64 * 1024,
+            protocol: Protocol::Resp3WithFallback,
+            username: None,
+            password: None,
+            database: 0,
+            client_name: None,
+            readonly: false,
+            // Start fast (a server restart or CLIENT KILL is over in milliseconds), cap at 2 s so a
+            // returning node is picked up quickly without hammering a dead one.
+            reconnect_backoff_min: Duration::from_millis(10),
+            reconnect_backoff_max: Duration::from_secs(2),
+            wait_for_reconnect: false,
+            // 10 ms: 1% of the default deadline, and 100 sweeps a second only while commands are outstanding.
+            timeout_tick: Duration::from_millis(10),
+        }
+    }
+
+    /// Sets [`addr`](Self::addr).
+    pub fn addr(mut self, addr: impl Into<String>) -> Self {
+        self.addr = addr.into();
+        self
+    }
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Sets [`command_timeout`](Self::command_timeout).
+    pub fn command_timeout(mut self, d: Duration) -> Self {
+        self.command_timeout = d;
+        self
+    }
+    /// Sets [`max_in_flight`](Self::max_in_flight) (at least 1).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+    /// Sets [`max_queued`](Self::max_queued).
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = n;
+        self
+    }
+    /// Sets [`max_write_batch_bytes`](Self::max_write_batch_bytes) (at least 1).
+    pub fn max_write_batch_bytes(mut self, n: usize) -> Self {
+        self.max_write_batch_bytes = n.max(1);
+        self
+    }
+    /// Sets [`protocol`](Self::protocol).
+    pub fn protocol(mut self, p: Protocol) -> Self {
+        self.protocol = p;
+        self
+    }
+    /// Sets [`username`](Self::username).
+    pub fn username(mut self, user: impl Into<String>) -> Self {
+        self.username = Some(user.into());
+        self
+    }
+    /// Sets [`password`](Self::password).
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+    /// Sets [`database`](Self::database).
+    pub fn database(mut self, db: u32) -> Self {
+        self.database = db;
+        self
+    }
+    /// Sets [`client_name`](Self::client_name).
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+    /// Sets [`readonly`](Self::readonly).
+    pub fn readonly(mut self, readonly: bool) -> Self {
+        self.readonly = readonly;
+        self
+    }
+    /// Sets [`reconnect_backoff_min`](Self::reconnect_backoff_min).
+    pub fn reconnect_backoff_min(mut self, d: Duration) -> Self {
+        self.reconnect_backoff_min = d;
+        self
+    }
+    /// Sets [`reconnect_backoff_max`](Self::reconnect_backoff_max).
+    pub fn reconnect_backoff_max(mut self, d: Duration) -> Self {
+        self.reconnect_backoff_max = d;
+        self
+    }
+    /// Sets [`wait_for_reconnect`](Self::wait_for_reconnect).
+    pub fn wait_for_reconnect(mut self, wait: bool) -> Self {
+        self.wait_for_reconnect = wait;
+        self
+    }
+    /// Sets [`timeout_tick`](Self::timeout_tick) (at least 1 ms).
+    pub fn timeout_tick(mut self, d: Duration) -> Self {
+        self.timeout_tick = d.max(Duration::from_millis(1));
+        self
+    }
+}

@@ -1,0 +1,349 @@
+//! The public handles: [`Multiplexer`] (one connection) and [`Pool`] (several to one address).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use resp_codec::{EncodedCommand, Frame};
+use tokio::time::Instant;
+
+use crate::config::{ConnectionConfig, ProtocolVersion};
+use crate::conn::{self, Entry, Reply, Shared};
+use crate::error::{Error, ErrorKind};
+use crate::loom::{Arc, AtomicUsize, Ordering};
+use crate::stats::ConnectionStats;
+
+/// One TCP connection to one Redis server, shared by any number of tasks. Cheap to clone.
+///
+/// Commands from all tasks are written in batches by one writer task and their replies matched in
+/// order by one reader task; each caller waits on a pooled response slot. The connection reconnects
+/// in the background; dropping the last clone closes it.
+#[derive(Clone)]
+pub struct Multiplexer {
+    handle: Arc<Handle>,
+}
+
+/// Owned by the handles only (not by the tasks): its drop is "the last handle is gone".
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.handles_dropped();
+    }
+}
+
+impl std::fmt::Debug for Multiplexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Multiplexer")
+            .field("addr", &self.addr())
+            .field("connected", &self.is_connected())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+impl Multiplexer {
+    /// Connects and runs set-up (HELLO 3 / AUTH / SETNAME / SELECT / READONLY), then starts the
+    /// connection's tasks. Errors: `Connect` (TCP or timeout), `Setup` (server refused set-up).
+    pub async fn connect(config: ConnectionConfig) -> Result<Multiplexer, Error> {
+        let (stream, protocol, leftover) = conn::connect_and_setup(&config).await?;
+        let shared = Arc::new(Shared::new(config, protocol));
+        shared.stats.connects.fetch_add(1, Ordering::Relaxed);
+        conn::spawn(shared.clone(), stream, leftover);
+        Ok(Multiplexer {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    #[inline]
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// Sends one command; its deadline is now + `command_timeout`.
+    /// A server error reply is `Ok(Frame::SimpleError(..))`.
+    pub async fn send(&self, cmd: &EncodedCommand) -> Result<Frame, Error> {
+        let deadline = Instant::now() + self.shared().config.command_timeout;
+        self.send_by(cmd, deadline).await
+    }
+
+    /// Sends one command that must be answered by `deadline`.
+    /// The caller returns at the latest `timeout_tick` after the deadline.
+    pub async fn send_by(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame, Error> {
+        let shared = self.shared();
+        shared.check_accepting()?;
+        let slot = shared.acquire(deadline).await?;
+        shared.submit(Entry::One {
+            bytes: cmd.bytes().clone(),
+            slot,
+        });
+        ReplyFuture::new(shared, slot, deadline, false).await
+    }
+
+    /// All commands enter the connection as one unit, written back to back with nothing from another
+    /// task between them (ASKING + command, pipelines, MULTI..EXEC). One result per command, in order.
+    pub async fn send_batch(
+        &self,
+        cmds: &[EncodedCommand],
+        deadline: Instant,
+    ) -> Vec<Result<Frame, Error>> {
+        let shared = self.shared();
+        if cmds.is_empty() {
+            return Vec::new();
+        }
+        if let Err(e) = shared.check_accepting() {
+            return vec![Err(e); cmds.len()];
+        }
+        let mut slots = Vec::with_capacity(cmds.len());
+        if let Err(e) = shared.acquire_many(cmds.len(), deadline, &mut slots).await {
+            return vec![Err(e); cmds.len()];
+        }
+        let items: Box<[_]> = cmds
+            .iter()
+            .zip(slots.iter())
+            .map(|(cmd, slot)| (cmd.bytes().clone(), *slot))
+            .collect();
+        shared.submit(Entry::Batch(items));
+        // Futures for every slot up front: if this future is dropped, each abandons its slot.
+        let mut waits: Vec<ReplyFuture<'_>> = slots
+            .iter()
+            .map(|slot| ReplyFuture::new(shared, *slot, deadline, true))
+            .collect();
+        let mut out = Vec::with_capacity(cmds.len());
+        for wait in waits.iter_mut() {
+            out.push(wait.await);
+        }
+        out
+    }
+
+    /// The configured `host:port`.
+    pub fn addr(&self) -> &str {
+        &self.shared().config.addr
+    }
+
+    /// Commands accepted and not yet finished with (queued, written, or awaiting a reply that a
+    /// timed-out caller no longer wants). Returns to zero when the connection is idle.
+    pub fn in_flight(&self) -> usize {
+        self.shared().slots.outstanding()
+    }
+
+    /// True while the connection is up (not reconnecting, not closed).
+    pub fn is_connected(&self) -> bool {
+        self.shared().phase() == conn::UP
+    }
+
+    /// A snapshot of the connection's counters.
+    pub fn stats(&self) -> ConnectionStats {
+        self.shared().stats.snapshot()
+    }
+
+    /// Stops accepting commands; those already accepted are written and their replies read (for at most
+    /// `command_timeout`), then the connection closes. Later commands fail with `Closed`.
+    pub fn close(&self) {
+        self.shared().close();
+    }
+
+    /// The protocol negotiated on the current (or last) connection.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.shared().protocol()
+    }
+
+    /// The configuration this connection was made with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.shared().config
+    }
+}
+
+/// Waits for one slot's reply; abandons the slot when dropped or when the deadline passes.
+struct ReplyFuture<'a> {
+    shared: &'a Shared,
+    slot: u32,
+    deadline: Instant,
+    /// Skip the clock on the first poll (right after submit the deadline has not passed unless it was
+    /// already in the past, which the sweep catches): the steady state then reads no clock at all.
+    check_now: bool,
+    done: bool,
+}
+
+impl<'a> ReplyFuture<'a> {
+    fn new(shared: &'a Shared, slot: u32, deadline: Instant, check_first: bool) -> ReplyFuture<'a> {
+        ReplyFuture {
+            shared,
+            slot,
+            deadline,
+            check_now: check_first,
+            done: false,
+        }
+    }
+}
+
+impl Future for ReplyFuture<'_> {
+    type Output = Reply;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        if self.done {
+            return Poll::Ready(Err(Error::new(ErrorKind::Closed)));
+        }
+        let shared = self.shared;
+        match shared.slots.poll_take(self.slot, cx) {
+            Poll::Ready(value) => {
+                self.done = true;
+                shared.on_slot_freed();
+                Poll::Ready(value.unwrap_or_else(|| {
+                    Err(Error::with_message(
+                        ErrorKind::Protocol,
+                        "empty response slot",
+                    ))
+                }))
+            }
+            Poll::Pending => {
+                if self.check_now && Instant::now() >= self.deadline {
+                    self.done = true;
+                    if shared.slots.abandon(self.slot) {
+                        shared.on_slot_freed();
+                    }
+                    shared.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                    return Poll::Ready(Err(Error::new(ErrorKind::Timeout)));
+                }
+                self.check_now = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for ReplyFuture<'_> {
+    fn drop(&mut self) {
+        if !self.done && self.shared.slots.abandon(self.slot) {
+            self.shared.on_slot_freed();
+        }
+    }
+}
+
+/// `connections_per_node` multiplexers to one address, used round-robin: spreads the writer/reader work
+/// of a very busy node over several sockets (and cores). Same send API as [`Multiplexer`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+#[derive(Debug)]
+struct PoolInner {
+    conns: Box<[Multiplexer]>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    /// Opens `connections_per_node` (at least 1) connections to `config.addr`; fails if any fails.
+    pub async fn connect(
+        config: ConnectionConfig,
+        connections_per_node: usize,
+    ) -> Result<Pool, Error> {
+        let n = connections_per_node.max(1);
+        let mut conns = Vec::with_capacity(n);
+        for _ in 0..n {
+            conns.push(Multiplexer::connect(config.clone()).await?);
+        }
+        Ok(Pool::from_connections(conns))
+    }
+
+    /// A pool over existing connections (at least one is expected).
+    pub fn from_connections(conns: Vec<Multiplexer>) -> Pool {
+        Pool {
+            inner: Arc::new(PoolInner {
+                conns: conns.into_boxed_slice(),
+                next: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The next connection round-robin, preferring one that is up.
+    pub fn get(&self) -> Option<&Multiplexer> {
+        let conns = &self.inner.conns;
+        let n = conns.len();
+        if n == 1 {
+            return conns.first();
+        }
+        // Relaxed: only spreads load; no data is published through the counter.
+        let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .filter_map(|i| conns.get(start.wrapping_add(i) % n))
+            .find(|c| c.is_connected())
+            .or_else(|| conns.get(start % n))
+    }
+
+    /// Every connection of the pool.
+    pub fn connections(&self) -> &[Multiplexer] {
+        &self.inner.conns
+    }
+
+    /// [`Multiplexer::send`] on the next connection.
+    pub async fn send(&self, cmd: &EncodedCommand) -> Result<Frame, Error> {
+        match self.get() {
+            Some(c) => c.send(cmd).await,
+            None => Err(Error::new(ErrorKind::Closed)),
+        }
+    }
+
+    /// [`Multiplexer::send_by`] on the next connection.
+    pub async fn send_by(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame, Error> {
+        match self.get() {
+            Some(c) => c.send_by(cmd, deadline).await,
+            None => Err(Error::new(ErrorKind::Closed)),
+        }
+    }
+
+    /// [`Multiplexer::send_batch`] on the next connection (the whole batch on one connection).
+    pub async fn send_batch(
+        &self,
+        cmds: &[EncodedCommand],
+        deadline: Instant,
+    ) -> Vec<Result<Frame, Error>> {
+        match self.get() {
+            Some(c) => c.send_batch(cmds, deadline).await,
+            None => vec![Err(Error::new(ErrorKind::Closed)); cmds.len()],
+        }
+    }
+
+    /// The address of the pool's connections.
+    pub fn addr(&self) -> &str {
+        self.inner.conns.first().map_or("", |c| c.addr())
+    }
+
+    /// Sum of [`Multiplexer::in_flight`] over the pool.
+    pub fn in_flight(&self) -> usize {
+        self.inner.conns.iter().map(Multiplexer::in_flight).sum()
+    }
+
+    /// True when at least one connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.inner.conns.iter().any(Multiplexer::is_connected)
+    }
+
+    /// Counters summed over the pool.
+    pub fn stats(&self) -> ConnectionStats {
+        self.inner
+            .conns
+            .iter()
+            .map(Multiplexer::stats)
+            .fold(ConnectionStats::default(), |a, b| a + b)
+    }
+
+    /// Closes every connection (see [`Multiplexer::close`]).
+    pub fn close(&self) {
+        for c in self.inner.conns.iter() {
+            c.close();
+        }
+    }
+
+    /// The protocol of the first connection.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.inner
+            .conns
+            .first()
+            .map_or(ProtocolVersion::Resp2, Multiplexer::protocol)
+    }
+}

@@ -1,0 +1,470 @@
+//! The response-slot pool: a preallocated slab of slots and a lock-free free list of their indices.
+//!
+//! A caller takes a slot instead of allocating a oneshot channel per command. Each slot's life is a small
+//! state machine in one atomic, so that a caller that gives up (timeout, dropped future) and the reader that
+//! still has to consume that command's reply agree on who returns the slot to the pool:
+//!
+//! ```text
+//!   FREE --acquire--> PENDING --complete--> COMPLETED --caller takes value--> FREE
+//!                        |                      |
+//!                        |                      +--caller gives up: drops value--> FREE
+//!                        +--caller gives up--> ABANDONED --complete drops value / writer skips--> FREE
+//! ```
+//!
+//! Whoever moves the slot to FREE pushes its index back onto the free list; exactly one party does.
+//! The value cell is written by the completer only while the state is PENDING (the caller never reads it
+//! then) and read by the caller only after it observed COMPLETED.
+
+use std::task::{Context, Poll};
+
+use crate::atomic_waker::AtomicWaker;
+use crate::loom::{AtomicU64, AtomicUsize, BoundedQueue, Ordering, UnsafeCell};
+
+/// In the free list; nobody references the slot.
+pub(crate) const FREE: usize = 0;
+/// Owned by a caller that awaits it; the connection will complete it.
+pub(crate) const PENDING: usize = 1;
+/// The value is in the cell; the caller has not taken it yet.
+pub(crate) const COMPLETED: usize = 2;
+/// The caller left; the connection side returns the slot when it is done with it.
+pub(crate) const ABANDONED: usize = 3;
+
+/// What `complete` did with the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// The caller will take it.
+    Delivered,
+    /// The caller had given up; the value was dropped and the slot returned to the pool.
+    Discarded,
+}
+
+struct Slot<T> {
+    state: AtomicUsize,
+    waker: AtomicWaker,
+    /// The caller's deadline in the connection's clock ticks; read by the timeout sweep as a hint only.
+    deadline: AtomicU64,
+    value: UnsafeCell<Option<T>>,
+}
+
+/// See the module documentation.
+pub(crate) struct SlotPool<T> {
+    slots: Box<[Slot<T>]>,
+    free: BoundedQueue<u32>,
+}
+
+// SAFETY: the value cell is handed between threads by the state machine described in the module docs
+// (release on the transitions that publish it, acquire on those that read it); T must be Send to move.
+unsafe impl<T: Send> Send for SlotPool<T> {}
+// SAFETY: see Send; shared access never touches a cell outside the state that grants it.
+unsafe impl<T: Send> Sync for SlotPool<T> {}
+
+impl<T> SlotPool<T> {
+    /// A pool of `capacity` slots, all free.
+    pub(crate) fn new(capacity: usize) -> SlotPool<T> {
+        let capacity = capacity.clamp(1, u32::MAX as usize);
+        let slots = (0..capacity)
+            .map(|_| Slot {
+                state: AtomicUsize::new(FREE),
+                waker: AtomicWaker::new(),
+                deadline: AtomicU64::new(0),
+                value: UnsafeCell::new(None),
+            })
+            .collect();
+        let free = BoundedQueue::new(capacity);
+        for i in 0..capacity {
+            // Cannot fail: the free list has room for every slot.
+            let _ = free.push(i as u32);
+        }
+        SlotPool { slots, free }
+    }
+
+    /// Number of slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Slots currently taken (pending, completed-not-taken, or abandoned-not-returned).
+    pub(crate) fn outstanding(&self) -> usize {
+        self.capacity().saturating_sub(self.free.len())
+    }
+
+    #[inline]
+    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        let slot = self.slots.get(index as usize);
+        debug_assert!(slot.is_some(), "slot index out of range");
+        slot
+    }
+
+    /// Takes a free slot for a caller, or None when every slot is in use.
+    #[inline]
+    pub(crate) fn acquire(&self, deadline: u64) -> Option<u32> {
+        let index = self.free.pop()?;
+        let slot = self.slot(index)?;
+        // Relaxed: only the sweep reads it, as a hint; a stale value costs at most a spurious wake.
+        slot.deadline.store(deadline, Ordering::Relaxed);
+        // Relaxed: popping the index acquired the release that freed it, and the submit handoff
+        // (queue push = release) publishes this store to the completer.
+        slot.state.store(PENDING, Ordering::Relaxed);
+        Some(index)
+    }
+
+    /// Acquires `n` slots at once, or none. Writes them to `out`.
+    pub(crate) fn acquire_many(&self, n: usize, deadline: u64, out: &mut Vec<u32>) -> bool {
+        out.clear();
+        for _ in 0..n {
+            match self.acquire(deadline) {
+                Some(index) => out.push(index),
+                None => {
+                    for index in out.drain(..) {
+                        self.release(index);
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Returns a slot to the free list. Only the party that owns the slot's last reference calls this.
+    #[inline]
+    fn release(&self, index: u32) {
+        if let Some(slot) = self.slot(index) {
+            // Relaxed: the free-list push below is a release that publishes it to the next acquirer.
+            slot.state.store(FREE, Ordering::Relaxed);
+        }
+        let pushed = self.free.push(index);
+        debug_assert!(
+            pushed.is_ok(),
+            "free list overflow: a slot was released twice"
+        );
+    }
+
+    /// The connection delivers a slot's value (a reply or an error).
+    #[inline]
+    pub(crate) fn complete(&self, index: u32, value: T) -> Completion {
+        let Some(slot) = self.slot(index) else {
+            return Completion::Discarded;
+        };
+        // SAFETY: in PENDING the caller never reads the cell, and in ABANDONED nobody but us touches it.
+        slot.value.with_mut(|cell| unsafe { *cell = Some(value) });
+        // AcqRel: release publishes the value to the caller's acquire load; acquire (failure included)
+        // pairs with abandon's release so we may reclaim the cell.
+        match slot
+            .state
+            .compare_exchange(PENDING, COMPLETED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                slot.waker.wake();
+                Completion::Delivered
+            }
+            Err(_abandoned) => {
+                debug_assert_eq!(_abandoned, ABANDONED);
+                // SAFETY: the caller left (ABANDONED): the cell is ours alone.
+                let value = slot.value.with_mut(|cell| unsafe { (*cell).take() });
+                self.release(index);
+                drop(value);
+                Completion::Discarded
+            }
+        }
+    }
+
+    /// The caller's poll: Ready with the value (and the slot freed) once completed.
+    #[inline]
+    pub(crate) fn poll_take(&self, index: u32, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if let Some(value) = self.try_take(index) {
+            return Poll::Ready(value);
+        }
+        if let Some(slot) = self.slot(index) {
+            slot.waker.register(cx.waker());
+        }
+        // Checked again after registering, so a completion between the first check and the register is
+        // not missed (its wake may have found no waker).
+        match self.try_take(index) {
+            Some(value) => Poll::Ready(value),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Some(value) when completed (the slot is freed), None while pending.
+    /// The inner Option is None only if the value cell was unexpectedly empty (never in a correct program).
+    #[inline]
+    fn try_take(&self, index: u32) -> Option<Option<T>> {
+        let slot = self.slot(index)?;
+        // Acquire: pairs with complete's release so the value written before it is visible.
+        if slot.state.load(Ordering::Acquire) != COMPLETED {
+            return None;
+        }
+        // SAFETY: COMPLETED and we are the caller: the completer is done with the cell.
+        let value = slot.value.with_mut(|cell| unsafe { (*cell).take() });
+        self.release(index);
+        Some(value)
+    }
+
+    /// The caller gives up on a slot it still owns (timeout or dropped future).
+    /// Returns true when the slot was already completed (value dropped, slot freed here).
+    pub(crate) fn abandon(&self, index: u32) -> bool {
+        let Some(slot) = self.slot(index) else {
+            return false;
+        };
+        // Drop our waker first: once ABANDONED is visible the slot may be freed and reused, and a take
+        // after that would steal the next owner's waker.
+        drop(slot.waker.take());
+        // AcqRel: release tells the completer it may reclaim the cell; acquire (on failure, COMPLETED)
+        // makes the completed value visible so we can drop it.
+        match slot
+            .state
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => false,
+            Err(_) => {
+                // COMPLETED: the reply beat us; drop it and free the slot ourselves.
+                let value = self.try_take(index);
+                debug_assert!(value.is_some());
+                true
+            }
+        }
+    }
+
+    /// Used by the writer before writing a lone command: if its caller already gave up, nobody else will
+    /// touch the slot (the reader never saw it), so the writer frees it and skips the write.
+    #[inline]
+    pub(crate) fn release_if_abandoned(&self, index: u32) -> bool {
+        let Some(slot) = self.slot(index) else {
+            return false;
+        };
+        // Acquire: pairs with abandon's release (the caller is done with the slot).
+        if slot.state.load(Ordering::Acquire) == ABANDONED {
+            self.release(index);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Wakes every pending caller whose deadline is at or before `now`, so its future sees the timeout.
+    /// Returns how many were woken.
+    pub(crate) fn wake_expired(&self, now: u64) -> usize {
+        let mut woken = 0;
+        for slot in self.slots.iter() {
+            // Relaxed: a hint; a wrong answer costs a spurious wake or one more tick of waiting.
+            if slot.state.load(Ordering::Relaxed) == PENDING
+                && slot.deadline.load(Ordering::Relaxed) <= now
+            {
+                slot.waker.wake();
+                woken += 1;
+            }
+        }
+        woken
+    }
+
+    /// The slot's current state (tests and assertions).
+    #[cfg(test)]
+    pub(crate) fn state(&self, index: u32) -> usize {
+        self.slot(index)
+            .map_or(FREE, |slot| slot.state.load(Ordering::Acquire))
+    }
+
+    /// Free slots (tests).
+    #[cfg(test)]
+    pub(crate) fn free_len(&self) -> usize {
+        self.free.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    /// Each transition of the state machine in sequence: who frees the slot in every ending.
+    #[test]
+    fn state_machine_endings() {
+        let pool = SlotPool::<u32>::new(2);
+        let mut cx = Context::from_waker(Waker::noop());
+        // Reply, then the caller takes it.
+        let a = pool.acquire(0).unwrap();
+        assert_eq!(pool.state(a), PENDING);
+        assert_eq!(pool.poll_take(a, &mut cx), Poll::Pending);
+        assert_eq!(pool.complete(a, 1), Completion::Delivered);
+        assert_eq!(pool.state(a), COMPLETED);
+        assert_eq!(pool.poll_take(a, &mut cx), Poll::Ready(Some(1)));
+        assert_eq!((pool.state(a), pool.free_len()), (FREE, 2));
+        // Caller gives up first; the reply frees the slot.
+        let b = pool.acquire(0).unwrap();
+        assert!(!pool.abandon(b));
+        assert_eq!(pool.state(b), ABANDONED);
+        assert_eq!(pool.complete(b, 2), Completion::Discarded);
+        assert_eq!((pool.state(b), pool.free_len()), (FREE, 2));
+        // Reply first, then the caller gives up: the caller frees it.
+        let c = pool.acquire(0).unwrap();
+        assert_eq!(pool.complete(c, 3), Completion::Delivered);
+        assert!(pool.abandon(c));
+        assert_eq!(pool.free_len(), 2);
+        // Abandoned before being written: the writer frees it.
+        let d = pool.acquire(0).unwrap();
+        assert!(!pool.release_if_abandoned(d));
+        pool.abandon(d);
+        assert!(pool.release_if_abandoned(d));
+        assert_eq!(pool.free_len(), 2);
+        // Exhaustion and all-or-nothing acquisition.
+        let mut out = Vec::new();
+        assert!(pool.acquire_many(2, 0, &mut out));
+        assert!(pool.acquire(0).is_none());
+        for slot in out.drain(..) {
+            pool.abandon(slot);
+            pool.complete(slot, 0);
+        }
+        assert!(!pool.acquire_many(3, 0, &mut out));
+        assert_eq!(pool.free_len(), 2);
+        // The sweep wakes only expired pending slots.
+        let e = pool.acquire(5).unwrap();
+        assert_eq!(pool.wake_expired(4), 0);
+        assert_eq!(pool.wake_expired(5), 1);
+        pool.complete(e, 0);
+        assert_eq!(pool.wake_expired(9), 0);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::future::poll_fn;
+    use std::task::{Context, Poll, Waker};
+
+    use loom::future::block_on;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    /// Completion races the caller's await: the caller gets the value, the slot is freed once.
+    #[test]
+    fn loom_complete_races_take() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let completer = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.complete(index, Arc::new(7)))
+            };
+            let got = block_on(poll_fn(|cx| pool.poll_take(index, cx))).unwrap();
+            assert_eq!(*got, 7);
+            assert_eq!(completer.join().unwrap(), Completion::Delivered);
+            assert_eq!(pool.free_len(), 1);
+            assert_eq!(pool.state(index), FREE);
+        });
+    }
+
+    /// The cancelled-caller race: the caller polls once (registers), then gives up while the reader
+    /// completes. Exactly one side frees the slot, the value is dropped (loom reports a leaked Arc),
+    /// and the next owner of the slot gets its own value, not the stale one.
+    #[test]
+    fn loom_cancelled_caller_races_completion() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let completer = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.complete(index, Arc::new(1)))
+            };
+            let mut cx = Context::from_waker(Waker::noop());
+            let early = pool.poll_take(index, &mut cx);
+            let freed_by_caller = match early {
+                Poll::Ready(value) => {
+                    assert_eq!(value.as_deref(), Some(&1));
+                    true
+                }
+                Poll::Pending => pool.abandon(index),
+            };
+            let outcome = completer.join().unwrap();
+            // Exactly one party freed it: the completer discards only if the caller had left first.
+            assert_eq!(freed_by_caller, outcome == Completion::Delivered);
+            assert_eq!(pool.free_len(), 1);
+
+            // Reuse: the next caller sees only its own reply.
+            let index = pool.acquire(0).unwrap();
+            let completer = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.complete(index, Arc::new(2)))
+            };
+            let got = block_on(poll_fn(|cx| pool.poll_take(index, cx))).unwrap();
+            assert_eq!(*got, 2);
+            completer.join().unwrap();
+            assert_eq!(pool.free_len(), 1);
+        });
+    }
+
+    /// The writer's skip of an abandoned command races the caller's drop: if the writer saw the abandon
+    /// it frees the slot, otherwise the reply path (complete) does; never both, never neither.
+    #[test]
+    fn loom_writer_skip_races_caller_drop() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let writer = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    if pool.release_if_abandoned(index) {
+                        None
+                    } else {
+                        // Written; later the reader completes it.
+                        Some(pool.complete(index, Arc::new(3)))
+                    }
+                })
+            };
+            let freed_by_caller = pool.abandon(index);
+            let outcome = writer.join().unwrap();
+            match outcome {
+                None => assert!(!freed_by_caller),
+                Some(Completion::Discarded) => assert!(!freed_by_caller),
+                Some(Completion::Delivered) => assert!(freed_by_caller),
+            }
+            assert_eq!(pool.free_len(), 1);
+            assert_eq!(pool.state(index), FREE);
+        });
+    }
+
+    /// The timeout sweep wakes a waiting caller while the reply races in; the caller ends either with the
+    /// value or, after giving up, with the slot freed exactly once.
+    #[test]
+    fn loom_sweep_wake_races_completion() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let sweeper = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    pool.wake_expired(1);
+                })
+            };
+            let completer = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.complete(index, Arc::new(4)))
+            };
+            // The caller waits until woken once by anyone, then either has the value or times out.
+            let mut polled = false;
+            let result = block_on(poll_fn(|cx| {
+                match pool.poll_take(index, cx) {
+                    Poll::Ready(v) => return Poll::Ready(v),
+                    Poll::Pending if polled => {
+                        pool.abandon(index);
+                        return Poll::Ready(None);
+                    }
+                    Poll::Pending => {}
+                }
+                polled = true;
+                Poll::Pending
+            }));
+            sweeper.join().unwrap();
+            let outcome = completer.join().unwrap();
+            match result {
+                Some(v) => {
+                    assert_eq!(*v, 4);
+                    assert_eq!(outcome, Completion::Delivered);
+                }
+                None => {}
+            }
+            assert_eq!(pool.free_len(), 1);
+        });
+    }
+}

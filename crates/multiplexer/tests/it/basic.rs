@@ -1,0 +1,260 @@
+//! Round trips, concurrency, batches and set-up against a real redis-server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer, Pool, ProtocolVersion};
+use resp_codec::Frame;
+use tokio::time::Instant;
+
+use crate::{bounded, bulk, cmd, connect_shared};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip() {
+    bounded(Duration::from_secs(20), async {
+        let mux = connect_shared().await;
+        assert_eq!(mux.protocol(), ProtocolVersion::Resp3);
+        assert_eq!(
+            mux.send(&cmd(["SET", "basic:rt", "v1"])).await.unwrap(),
+            Frame::SimpleString("OK".into())
+        );
+        assert_eq!(
+            mux.send(&cmd(["GET", "basic:rt"])).await.unwrap(),
+            bulk("v1")
+        );
+        // A server error is data, not an Err.
+        let reply = mux.send(&cmd(["NOSUCHCOMMAND"])).await.unwrap();
+        assert!(reply.is_error(), "{reply:?}");
+        assert_eq!(mux.in_flight(), 0);
+        assert!(mux.is_connected());
+    })
+    .await;
+}
+
+/// 10,000 tasks x 10 commands on one connection, each checking its own values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_tasks_get_their_own_replies() {
+    bounded(Duration::from_secs(60), async {
+        let mux = Multiplexer::connect(
+            ConnectionConfig::new(test_support::shared_server().addr())
+                .command_timeout(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..10_000u32 {
+            let mux = mux.clone();
+            tasks.push(tokio::spawn(async move {
+                let key = format!("basic:many:{t}");
+                for i in 0..10u32 {
+                    let value = format!("{t}-{i}");
+                    let set = mux.send(&cmd(["SET", &key, &value])).await.unwrap();
+                    assert_eq!(set, Frame::SimpleString("OK".into()));
+                    assert_eq!(mux.send(&cmd(["GET", &key])).await.unwrap(), bulk(&value));
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(mux.in_flight(), 0);
+        crate::eventually(|| mux.stats().commands == 200_000).await;
+        let stats = mux.stats();
+        assert!(
+            stats.writes < stats.commands,
+            "writes were batched: {stats:?}"
+        );
+    })
+    .await;
+}
+
+/// Pipelines sent back to back from several tasks: each batch's replies in its own order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_back_to_back() {
+    bounded(Duration::from_secs(30), async {
+        let mux = connect_shared().await;
+        let mut tasks = Vec::new();
+        for t in 0..50u32 {
+            let mux = mux.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..20u32 {
+                    let key = format!("basic:batch:{t}");
+                    let cmds = vec![
+                        cmd(["DEL", &key]),
+                        cmd(["RPUSH", &key, "a", "b"]),
+                        cmd(["RPUSH", &key, &round.to_string()]),
+                        cmd(["LRANGE", &key, "0", "-1"]),
+                    ];
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    let out = mux.send_batch(&cmds, deadline).await;
+                    let out: Vec<Frame> = out.into_iter().map(Result::unwrap).collect();
+                    assert_eq!(out[1], Frame::Integer(2));
+                    assert_eq!(out[2], Frame::Integer(3));
+                    assert_eq!(
+                        out[3],
+                        Frame::Array(vec![bulk("a"), bulk("b"), bulk(&round.to_string())])
+                    );
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert!(mux.send_batch(&[], Instant::now()).await.is_empty());
+        // MULTI..EXEC as one unit.
+        let out = mux
+            .send_batch(
+                &[
+                    cmd(["MULTI"]),
+                    cmd(["SET", "basic:tx", "1"]),
+                    cmd(["INCR", "basic:tx"]),
+                    cmd(["EXEC"]),
+                ],
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await;
+        assert_eq!(
+            out[3].as_ref().unwrap(),
+            &Frame::Array(vec![Frame::SimpleString("OK".into()), Frame::Integer(2)])
+        );
+    })
+    .await;
+}
+
+/// AUTH inside HELLO, SETNAME, SELECT, READONLY-less set-up; wrong password is a Setup error with the
+/// server's text; RESP2 mode uses AUTH + CLIENT SETNAME.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_auth_name_select() {
+    bounded(Duration::from_secs(30), async {
+        let server = tokio::task::spawn_blocking(|| {
+            let server = test_support::Server::start()?;
+            // Set after start: the harness's readiness PING runs without a password.
+            server.cli(&["CONFIG", "SET", "requirepass", "sekret"])?;
+            anyhow::Ok(server)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let base = ConnectionConfig::new(server.addr())
+            .password("sekret")
+            .client_name("mux-test")
+            .database(3);
+        for protocol in [
+            multiplexer::Protocol::Resp3WithFallback,
+            multiplexer::Protocol::Resp2,
+        ] {
+            let mux = Multiplexer::connect(base.clone().protocol(protocol))
+                .await
+                .unwrap();
+            let name = mux.send(&cmd(["CLIENT", "GETNAME"])).await.unwrap();
+            assert_eq!(name, bulk("mux-test"));
+            mux.send(&cmd(["SET", "basic:db", "three"])).await.unwrap();
+            let expected = match protocol {
+                multiplexer::Protocol::Resp2 => ProtocolVersion::Resp2,
+                _ => ProtocolVersion::Resp3,
+            };
+            assert_eq!(mux.protocol(), expected);
+        }
+        // The key landed in db 3.
+        let mux = Multiplexer::connect(ConnectionConfig::new(server.addr()).password("sekret"))
+            .await
+            .unwrap();
+        assert_eq!(
+            mux.send(&cmd(["GET", "basic:db"])).await.unwrap(),
+            Frame::Null
+        );
+        for protocol in [
+            multiplexer::Protocol::Resp3WithFallback,
+            multiplexer::Protocol::Resp2,
+        ] {
+            let err = Multiplexer::connect(
+                ConnectionConfig::new(server.addr())
+                    .password("wrong")
+                    .protocol(protocol),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
+            assert!(err.message().unwrap_or("").contains("WRONGPASS"), "{err}");
+            assert!(!err.may_have_been_sent());
+        }
+        // Nothing listening: a Connect error.
+        drop(server);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_round_robin() {
+    bounded(Duration::from_secs(20), async {
+        let pool = Pool::connect(
+            ConnectionConfig::new(test_support::shared_server().addr()),
+            3,
+        )
+        .await
+        .unwrap();
+        let pool = Arc::new(pool);
+        for i in 0..30 {
+            let v = i.to_string();
+            pool.send(&cmd(["SET", "basic:pool", &v])).await.unwrap();
+            assert_eq!(
+                pool.send(&cmd(["GET", "basic:pool"])).await.unwrap(),
+                bulk(&v)
+            );
+        }
+        assert_eq!(pool.connections().len(), 3);
+        for c in pool.connections() {
+            assert!(c.stats().commands >= 10, "{:?}", c.stats());
+        }
+        // The reader bumps its counters after completing a read's replies: give it a moment.
+        crate::eventually(|| pool.stats().commands == 60).await;
+        assert_eq!(pool.in_flight(), 0);
+        pool.close();
+    })
+    .await;
+}
+
+/// close() lets in-flight commands finish; later commands fail with Closed; the tasks end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_finishes_in_flight() {
+    bounded(Duration::from_secs(20), async {
+        let mux = connect_shared().await;
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let mux = mux.clone();
+            tasks.push(tokio::spawn(async move {
+                // Sends until the connection is closed; every command either succeeds or is refused
+                // with Closed (never a timeout or a connection error).
+                let mut ok = 0u32;
+                loop {
+                    match mux
+                        .send(&cmd(["SET", &format!("basic:close:{i}"), "x"]))
+                        .await
+                    {
+                        Ok(reply) => {
+                            assert_eq!(reply, Frame::SimpleString("OK".into()));
+                            ok += 1;
+                        }
+                        Err(e) => {
+                            assert_eq!(e.kind(), ErrorKind::Closed, "{e}");
+                            return ok;
+                        }
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        mux.close();
+        let mut ok = 0;
+        for task in tasks {
+            ok += task.await.unwrap();
+        }
+        assert!(ok > 0);
+        let err = mux.send(&cmd(["PING"])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed);
+        assert!(!err.may_have_been_sent());
+        assert_eq!(mux.in_flight(), 0);
+        assert!(!mux.is_connected());
+    })
+    .await;
+}
