@@ -1,0 +1,196 @@
+//! `ClientBuilder`: every connection setting in one place, checked when the client is built.
+
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::url;
+
+/// The protocol version to speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// RESP2, the protocol every Redis version speaks.
+    Resp2,
+    /// RESP3 (`HELLO 3`), falling back to RESP2 when the server or a proxy refuses it.
+    #[default]
+    Resp3,
+}
+
+/// Builds a [`Client`] with settings other than the defaults.
+///
+/// ```no_run
+/// # async fn run() -> slotmux::Result<()> {
+/// use std::time::Duration;
+///
+/// let client = slotmux::Client::builder()
+///     .url("redis://:secret@127.0.0.1:6379/2")
+///     .command_timeout(Duration::from_millis(500))
+///     .client_name("checkout-service")
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ClientBuilder {
+    pub(crate) nodes: Vec<String>,
+    pub(crate) connections_per_node: Option<usize>,
+    pub(crate) command_timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) max_in_flight: Option<usize>,
+    pub(crate) protocol: Protocol,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) database: Option<u32>,
+    pub(crate) client_name: Option<String>,
+    pub(crate) wait_for_reconnect: Option<bool>,
+    /// A bad URL is reported by [`build`](ClientBuilder::build), so the setters stay chainable.
+    pub(crate) invalid: Option<String>,
+}
+
+impl ClientBuilder {
+    /// A builder with default settings and no address.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The server to connect to, as `redis://[user[:password]@]host[:port][/db]`.
+    ///
+    /// The user name, password and database in the URL are applied as if set with the setters;
+    /// setters called later override them. A malformed URL makes [`build`](ClientBuilder::build)
+    /// fail with [`ErrorKind::InvalidInput`].
+    pub fn url(mut self, url: &str) -> ClientBuilder {
+        match url::parse(url) {
+            Ok(p) => {
+                self.nodes = vec![p.addr];
+                if p.username.is_some() {
+                    self.username = p.username;
+                }
+                if p.password.is_some() {
+                    self.password = p.password;
+                }
+                if p.database.is_some() {
+                    self.database = p.database;
+                }
+            }
+            Err(e) => self.invalid = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// The servers to connect to, as `host:port` (seed nodes of a cluster, or one standalone server).
+    pub fn nodes<I, S>(mut self, nodes: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.nodes = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many multiplexed connections to open to each server (default 1).
+    ///
+    /// One connection carries many thousands of concurrent commands; a second one helps when a
+    /// single connection's reader becomes the bottleneck on a many-core machine.
+    pub fn connections_per_node(mut self, n: usize) -> ClientBuilder {
+        self.connections_per_node = Some(n);
+        self
+    }
+
+    /// How long a command may take, from the call until its reply, before it fails with
+    /// [`ErrorKind::Timeout`] (default 1 s).
+    pub fn command_timeout(mut self, d: Duration) -> ClientBuilder {
+        self.command_timeout = Some(d);
+        self
+    }
+
+    /// How long connecting and the handshake may take.
+    pub fn connect_timeout(mut self, d: Duration) -> ClientBuilder {
+        self.connect_timeout = Some(d);
+        self
+    }
+
+    /// The most commands one connection may have in flight; beyond it, calls fail fast with
+    /// [`ErrorKind::Busy`] instead of queueing without bound.
+    pub fn max_in_flight(mut self, n: usize) -> ClientBuilder {
+        self.max_in_flight = Some(n);
+        self
+    }
+
+    /// The protocol version (default [`Protocol::Resp3`], with fallback to RESP2).
+    pub fn protocol(mut self, p: Protocol) -> ClientBuilder {
+        self.protocol = p;
+        self
+    }
+
+    /// The ACL user name to authenticate as.
+    pub fn username(mut self, user: impl Into<String>) -> ClientBuilder {
+        self.username = Some(user.into());
+        self
+    }
+
+    /// The password to authenticate with (`requirepass`, or the ACL user's).
+    pub fn password(mut self, password: impl Into<String>) -> ClientBuilder {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// The database to `SELECT` on every connection (standalone servers only; a cluster has only 0).
+    pub fn database(mut self, db: u32) -> ClientBuilder {
+        self.database = Some(db);
+        self
+    }
+
+    /// The name to set with `CLIENT SETNAME` on every connection, shown by `CLIENT LIST`.
+    pub fn client_name(mut self, name: impl Into<String>) -> ClientBuilder {
+        self.client_name = Some(name.into());
+        self
+    }
+
+    /// While a connection is being re-established, whether commands wait for it (until their deadline)
+    /// rather than fail at once with [`ErrorKind::Connection`].
+    pub fn wait_for_reconnect(mut self, wait: bool) -> ClientBuilder {
+        self.wait_for_reconnect = Some(wait);
+        self
+    }
+
+    /// Checks the settings, connects and returns the client.
+    ///
+    /// Fails with [`ErrorKind::InvalidInput`] for a bad URL or settings, or with the connection's error
+    /// when the server cannot be reached or refuses the handshake.
+    pub async fn build(self) -> Result<Client> {
+        self.validate()?;
+        Client::from_builder(self).await
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Some(why) = &self.invalid {
+            return Err(Error::with_message(ErrorKind::InvalidInput, why.clone()));
+        }
+        if self.nodes.is_empty() {
+            return Err(Error::with_message(
+                ErrorKind::InvalidInput,
+                "no server address: call url() or nodes()",
+            ));
+        }
+        if self.connections_per_node == Some(0) {
+            return Err(Error::with_message(
+                ErrorKind::InvalidInput,
+                "connections_per_node must be at least 1",
+            ));
+        }
+        if self.max_in_flight == Some(0) {
+            return Err(Error::with_message(
+                ErrorKind::InvalidInput,
+                "max_in_flight must be at least 1",
+            ));
+        }
+        if self.command_timeout == Some(Duration::ZERO) {
+            return Err(Error::with_message(
+                ErrorKind::InvalidInput,
+                "command_timeout must be above zero",
+            ));
+        }
+        Ok(())
+    }
+}

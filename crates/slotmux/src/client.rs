@@ -1,0 +1,228 @@
+//! `Client`: the handle users share between tasks, dispatching to a backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use resp_codec::{EncodedCommand, Frame};
+use tokio::time::Instant;
+
+use crate::builder::{ClientBuilder, Protocol};
+use crate::cmd::{Cmd, Pipeline};
+use crate::error::{Error, ErrorKind, Result};
+use crate::from_value::FromValue;
+use crate::value::Value;
+
+/// A Redis client, shared by any number of tasks.
+///
+/// `Client` is `Clone + Send + Sync`; a clone is a reference-count bump and shares the connections.
+/// Every command has a deadline ([`ClientBuilder::command_timeout`]) and resolves with its reply or a
+/// typed [`Error`] by then, whatever the server or the network do.
+///
+/// ```no_run
+/// # async fn run() -> slotmux::Result<()> {
+/// let client = slotmux::Client::connect("redis://127.0.0.1:6379").await?;
+/// client.set("greeting", "hello").await?;
+/// assert_eq!(client.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    /// The deadline of every command and pipeline, counted from the call.
+    command_timeout: Duration,
+}
+
+/// Where commands go. A cluster router joins as a second variant; everything above this enum is
+/// written against the dispatch methods below and does not change when it does.
+enum Backend {
+    /// One server, through a pool of multiplexed connections.
+    Standalone(multiplexer::Pool),
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Client");
+        match &self.inner.backend {
+            Backend::Standalone(pool) => d
+                .field("mode", &"standalone")
+                .field("addr", &pool.addr())
+                .field("connected", &pool.is_connected()),
+        };
+        d.field("command_timeout", &self.inner.command_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to the server at `url` (`redis://[user[:password]@]host[:port][/db]`) with default settings.
+    ///
+    /// Fails with [`ErrorKind::InvalidInput`] for a malformed URL, [`ErrorKind::Connection`] when the
+    /// server cannot be reached, [`ErrorKind::Setup`] when it refuses the handshake (a wrong password).
+    pub async fn connect(url: &str) -> Result<Client> {
+        Client::builder().url(url).build().await
+    }
+
+    /// A builder for a client with settings other than the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) async fn from_builder(b: ClientBuilder) -> Result<Client> {
+        let addr = match b.nodes.as_slice() {
+            [one] => one.clone(),
+            // Several seed nodes only make sense for a cluster, which this version cannot route yet.
+            _ => {
+                return Err(Error::with_message(
+                    ErrorKind::InvalidInput,
+                    "several nodes given: cluster mode is not available in this version; give one address",
+                ));
+            }
+        };
+        let mut config = multiplexer::ConnectionConfig::new(addr);
+        if let Some(d) = b.command_timeout {
+            config = config.command_timeout(d);
+        }
+        if let Some(d) = b.connect_timeout {
+            config = config.connect_timeout(d);
+        }
+        if let Some(n) = b.max_in_flight {
+            config = config.max_in_flight(n);
+        }
+        config = config.protocol(match b.protocol {
+            Protocol::Resp2 => multiplexer::Protocol::Resp2,
+            Protocol::Resp3 => multiplexer::Protocol::Resp3WithFallback,
+        });
+        if let Some(u) = b.username {
+            config = config.username(u);
+        }
+        if let Some(p) = b.password {
+            config = config.password(p);
+        }
+        if let Some(db) = b.database {
+            config = config.database(db);
+        }
+        if let Some(name) = b.client_name {
+            config = config.client_name(name);
+        }
+        if let Some(w) = b.wait_for_reconnect {
+            config = config.wait_for_reconnect(w);
+        }
+        let command_timeout = config.command_timeout;
+        let pool = multiplexer::Pool::connect(config, b.connections_per_node.unwrap_or(1))
+            .await
+            .map_err(from_mux)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                backend: Backend::Standalone(pool),
+                command_timeout,
+            }),
+        })
+    }
+
+    /// Sends one command and returns its reply.
+    ///
+    /// A server error reply is an [`Error`] of kind [`Server`](ErrorKind::Server) with the server's text.
+    pub async fn send(&self, cmd: Cmd) -> Result<Value> {
+        let (encoded, retry_safe) = cmd.into_parts();
+        self.send_encoded(&encoded, retry_safe).await
+    }
+
+    /// Sends one command and converts its reply with [`FromValue`], e.g. `client.query::<i64>(cmd)`.
+    pub async fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T> {
+        T::from_value(self.send(cmd).await?)
+    }
+
+    /// The hot path: an encoded command to the backend, its reply frame to a `Value`.
+    async fn send_encoded(&self, cmd: &EncodedCommand, _retry_safe: bool) -> Result<Value> {
+        let frame = match &self.inner.backend {
+            // The pool already re-sends nothing that may have been written, and with
+            // `wait_for_reconnect` it waits for the connection; `retry_safe` matters once a cluster
+            // router can send the command to another node.
+            Backend::Standalone(pool) => pool.send(cmd).await.map_err(from_mux)?,
+        };
+        Value::from_reply(frame)
+    }
+
+    /// Sends every command of `p` back to back in one write and returns one result per command, in order.
+    ///
+    /// A server error for one command (say `INCR` on a string) is that command's `Err`; the others
+    /// still succeed. The outer `Err` means nothing was sent: the client is closed.
+    pub async fn pipeline(&self, p: &Pipeline) -> Result<Vec<Result<Value>>> {
+        let cmds = p.encoded();
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + self.inner.command_timeout;
+        let replies = match &self.inner.backend {
+            Backend::Standalone(pool) => pool.send_batch(cmds, deadline).await,
+        };
+        let _ = p.is_retry_safe();
+        convert_batch(replies)
+    }
+
+    /// Commands currently sent and waiting for their replies, over every connection.
+    ///
+    /// Returns to 0 once every caller has its answer, whatever happened on the way (timeouts,
+    /// dropped futures, lost connections).
+    pub fn in_flight(&self) -> usize {
+        match &self.inner.backend {
+            Backend::Standalone(pool) => pool.in_flight(),
+        }
+    }
+
+    /// True when at least one connection is up.
+    pub fn is_connected(&self) -> bool {
+        match &self.inner.backend {
+            Backend::Standalone(pool) => pool.is_connected(),
+        }
+    }
+
+    /// Closes every connection; commands in flight and later calls fail with [`ErrorKind::Closed`].
+    /// Affects every clone of this client.
+    pub fn close(&self) {
+        match &self.inner.backend {
+            Backend::Standalone(pool) => pool.close(),
+        }
+    }
+}
+
+/// One result per pipelined command; the outer error when the whole batch was refused before sending.
+fn convert_batch(
+    replies: Vec<std::result::Result<Frame, multiplexer::Error>>,
+) -> Result<Vec<Result<Value>>> {
+    if let Some(Err(first)) = replies.first() {
+        if first.kind() == multiplexer::ErrorKind::Closed
+            && replies
+                .iter()
+                .all(|r| matches!(r, Err(e) if e.kind() == multiplexer::ErrorKind::Closed))
+        {
+            return Err(from_mux(first.clone()));
+        }
+    }
+    Ok(replies
+        .into_iter()
+        .map(|r| r.map_err(from_mux).and_then(Value::from_reply))
+        .collect())
+}
+
+/// Maps a multiplexer error to the facade's kinds, keeping it as the source.
+pub(crate) fn from_mux(e: multiplexer::Error) -> Error {
+    use multiplexer::ErrorKind as M;
+    let kind = match e.kind() {
+        M::Timeout => ErrorKind::Timeout,
+        M::Busy => ErrorKind::Busy,
+        M::ConnectionNotSent | M::Connect => ErrorKind::Connection,
+        M::ConnectionIndeterminate => ErrorKind::Indeterminate,
+        M::Protocol => ErrorKind::Protocol,
+        M::Setup => ErrorKind::Setup,
+        M::Closed => ErrorKind::Closed,
+        // A kind added below us later: classify by what matters most to a caller, whether it may have run.
+        _ if e.may_have_been_sent() => ErrorKind::Indeterminate,
+        _ => ErrorKind::Connection,
+    };
+    Error::with_source(kind, e)
+}
