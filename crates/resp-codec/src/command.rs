@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use crate::frame::put_f64;
+use crate::frame::F64Text;
 
 /// Room for the longest array header, `*` + 20 digits of a `u64` + CRLF,
 /// reserved at the front of a [`CommandBuilder`]'s buffer and filled in by `finish`.
@@ -100,10 +100,7 @@ impl CommandBuilder {
     /// or the shortest decimal that reads back as the same value.
     /// (NaN is written as `nan`, which the server rejects, as it should.)
     pub fn arg_f64(&mut self, x: f64) -> &mut Self {
-        // Longest output: a sign, 17 significant digits, a point and a 4-character exponent.
-        let mut text = BytesMut::new();
-        put_f64(&mut text, x);
-        self.arg(&text)
+        self.arg(F64Text::new(x).as_bytes())
     }
 
     /// The number of arguments so far, the command name included.

@@ -205,7 +205,13 @@ impl Decoder {
     /// `Ok(Some(frame))`: the frame's bytes have been removed from `buf`.
     /// `Ok(None)`: `buf` holds only part of a frame; nothing was removed; call again after the next read.
     /// `Err(_)`: the bytes are not valid RESP or break a limit; the stream cannot be trusted any more.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        if self.scanned == 0 {
+            if let Some(frame) = fast_scalar(buf, &self.limits) {
+                return Ok(Some(frame));
+            }
+        }
         let result = self.decode_inner(buf);
         if result.is_err() {
             self.reset();
@@ -232,6 +238,15 @@ impl Decoder {
             }
         }
         loop {
+            // Fast lane for the usual element of a large reply, a complete bulk string.
+            if let Some((token, end)) = bulk_lane(buf, self.scanned, self.limits.max_bulk_len) {
+                self.tape.push(token);
+                self.scanned = end;
+                if self.complete_one() {
+                    return Ok(Some(self.finish(buf)));
+                }
+                continue;
+            }
             let Some((token, end)) =
                 element(buf, self.scanned, &self.limits, &mut self.line_resume)?
             else {
@@ -262,15 +277,21 @@ impl Decoder {
         } else {
             self.tape.push(token);
         }
-        // One element is complete: count it against every aggregate it completes.
+        Ok(self.complete_one())
+    }
+
+    /// Counts one complete element against the aggregates it completes;
+    /// returns true when that completes the top-level frame.
+    #[inline]
+    fn complete_one(&mut self) -> bool {
         while let Some(left) = self.open.last_mut() {
             *left -= 1;
             if *left > 0 {
-                return Ok(false);
+                return false;
             }
             self.open.pop();
         }
-        Ok(true)
+        true
     }
 
     /// Splits the scanned frame off `buf` and builds it from the tape.
@@ -446,6 +467,54 @@ fn find_cr(
     }
 }
 
+/// A run of decimal digits read by [`digits`].
+struct Digits {
+    /// The number they spell, meaningful only when `overflow` is false.
+    value: u64,
+    /// How many digits there are (at most `MAX_NUMBER_LEN + 1`).
+    count: usize,
+    /// The number does not fit in a `u64`.
+    overflow: bool,
+}
+
+/// Reads the decimal digits at `buf[at..]`, looking at no more than `MAX_NUMBER_LEN + 1` bytes:
+/// a longer run is invalid anyway, and the cap keeps a flood of digits from being rescanned on every call.
+#[inline(always)]
+fn digits(buf: &[u8], at: usize) -> Digits {
+    let window = buf.get(at..).unwrap_or_default();
+    let window = window.get(..=MAX_NUMBER_LEN).unwrap_or(window);
+    let mut value: u64 = 0;
+    let mut count = 0;
+    for &b in window {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        // Nineteen digits never overflow a u64, so the common case needs no checked arithmetic.
+        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+        count += 1;
+    }
+    let mut overflow = false;
+    if count > 19 {
+        // Twenty digits or more (leading zeros, or a hostile length): redo it with checks.
+        let checked = window
+            .get(..count)
+            .unwrap_or_default()
+            .iter()
+            .try_fold(0u64, |n, b| {
+                n.checked_mul(10)?
+                    .checked_add(u64::from(b.wrapping_sub(b'0')))
+            });
+        overflow = checked.is_none();
+        value = checked.unwrap_or_default();
+    }
+    Digits {
+        value,
+        count,
+        overflow,
+    }
+}
+
 /// Reads a length header's digits at `buf[at..]`.
 /// Returns `Ok(Some((None, end)))` for `-1` when `allow_null`, `Ok(Some((Some(n), end)))` otherwise.
 #[inline]
@@ -463,30 +532,18 @@ fn length(
             Some(_) => Err(invalid(at)),
         };
     }
-    let mut n: usize = 0;
-    let mut i = at;
-    loop {
-        match buf.get(i) {
-            None => {
-                if i - at > MAX_NUMBER_LEN {
-                    return Err(invalid(at));
-                }
-                return Ok(None);
-            }
-            Some(&b @ b'0'..=b'9') => {
-                n = n
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_add(usize::from(b - b'0')))
-                    .ok_or_else(|| invalid(at))?;
-                i += 1;
-            }
-            Some(b'\r') => break,
-            Some(_) => return Err(invalid(i)),
-        }
+    let digits = digits(buf, at);
+    let i = at + digits.count;
+    match buf.get(i) {
+        Some(b'\r') => {}
+        None if digits.count <= MAX_NUMBER_LEN => return Ok(None),
+        None => return Err(invalid(at)),
+        Some(_) => return Err(invalid(i)),
     }
-    if i == at || i - at > MAX_NUMBER_LEN {
+    if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {
         return Err(invalid(at));
     }
+    let n = usize::try_from(digits.value).map_err(|_| invalid(at))?;
     Ok(crlf(buf, i)?.map(|end| (Some(n), end)))
 }
 
@@ -502,42 +559,32 @@ fn crlf_or_invalid(buf: &[u8], at: usize) -> Result<Option<usize>, DecodeError> 
 /// Reads an integer line (`[+-]digits`) at `buf[at..]`, rejecting overflow.
 #[inline]
 fn integer(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, DecodeError> {
-    let invalid = || error(DecodeErrorKind::InvalidInteger, at);
+    let invalid = |offset| error(DecodeErrorKind::InvalidInteger, offset);
     let (negative, digits_at) = match buf.get(at) {
         None => return Ok(None),
         Some(b'-') => (true, at + 1),
         Some(b'+') => (false, at + 1),
         Some(_) => (false, at),
     };
-    // Accumulate negatively so i64::MIN, whose magnitude has no positive i64, parses too.
-    let mut n: i64 = 0;
-    let mut i = digits_at;
-    loop {
-        match buf.get(i) {
-            None => {
-                if i - at > MAX_NUMBER_LEN {
-                    return Err(invalid());
-                }
-                return Ok(None);
-            }
-            Some(&b @ b'0'..=b'9') => {
-                n = n
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_sub(i64::from(b - b'0')))
-                    .ok_or_else(invalid)?;
-                i += 1;
-            }
-            Some(b'\r') => break,
-            Some(_) => return Err(error(DecodeErrorKind::InvalidInteger, i)),
-        }
+    let digits = digits(buf, digits_at);
+    let i = digits_at + digits.count;
+    match buf.get(i) {
+        Some(b'\r') => {}
+        None if digits.count <= MAX_NUMBER_LEN => return Ok(None),
+        None => return Err(invalid(at)),
+        Some(_) => return Err(invalid(i)),
     }
-    if i == digits_at || i - at > MAX_NUMBER_LEN {
-        return Err(invalid());
+    if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {
+        return Err(invalid(at));
     }
+    // The magnitude of i64::MIN is one more than i64::MAX, so the bound depends on the sign.
     let n = if negative {
-        n
+        if digits.value > i64::MIN.unsigned_abs() {
+            return Err(invalid(at));
+        }
+        0i64.wrapping_sub_unsigned(digits.value)
     } else {
-        n.checked_neg().ok_or_else(invalid)?
+        i64::try_from(digits.value).map_err(|_| invalid(at))?
     };
     Ok(crlf(buf, i)?.map(|end| (n, end)))
 }
@@ -680,29 +727,121 @@ fn aggregate(
     Ok(Some((Token::Aggregate(kind, count), end)))
 }
 
+/// Scans a complete, well-formed bulk string at `buf[pos]` with as little work as possible.
+/// Returns `None` for anything else, which [`element`] then scans (and reports, if invalid).
+#[inline(always)]
+fn bulk_lane(buf: &[u8], pos: usize, max_bulk_len: usize) -> Option<(Token, usize)> {
+    let rest = buf.get(pos..)?;
+    let (&b'$', rest) = rest.split_first()? else {
+        return None;
+    };
+    let mut len: u64 = 0;
+    let mut i = 0;
+    loop {
+        let digit = rest.get(i)?.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        // At most 18 digits are taken here, so this cannot overflow; longer ones go the general way.
+        len = len * 10 + u64::from(digit);
+        i += 1;
+        if i > 18 {
+            return None;
+        }
+    }
+    if i == 0 || rest.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&len| len <= max_bulk_len)?;
+    let start = pos + 1 + i + 2;
+    let stop = start.checked_add(len)?;
+    if buf.get(stop..stop.checked_add(2)?)? != b"\r\n" {
+        return None;
+    }
+    Some((Token::Text(TextKind::Bulk, start, stop), stop + 2))
+}
+
+/// Looks this far for the end of a simple string or error on the fast path:
+/// status replies and error messages are short, and a longer line goes to the general path,
+/// whose search resumes where it stopped instead of starting over on every read.
+const FAST_LINE_MAX: usize = 128;
+
+/// Decodes the replies that make up most traffic (`$` bulk strings, `:` integers, `+` and `-` lines)
+/// in one tight pass when they are complete and well-formed.
+/// Returns `None` for anything else (incomplete, another type, invalid, over a limit),
+/// which the general path then decodes or reports, so both always agree.
+#[inline(always)]
+fn fast_scalar(buf: &mut BytesMut, limits: &DecodeLimits) -> Option<Frame> {
+    let bytes: &[u8] = buf;
+    match *bytes.first()? {
+        b'$' => {
+            let digits = digits(bytes, 1);
+            if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {
+                return None;
+            }
+            let header = 1 + digits.count;
+            if bytes.get(header..header + 2)? != b"\r\n" {
+                return None;
+            }
+            let len = usize::try_from(digits.value).ok()?;
+            if len > limits.max_bulk_len {
+                return None;
+            }
+            let start = header + 2;
+            let stop = start.checked_add(len)?;
+            if bytes.get(stop..stop.checked_add(2)?)? != b"\r\n" {
+                return None;
+            }
+            Some(Frame::BulkString(take(buf, start, stop, stop + 2)))
+        }
+        b':' => {
+            let (n, end) = integer(bytes, 1).ok()??;
+            buf.advance(end);
+            Some(Frame::Integer(n))
+        }
+        ty @ (b'+' | b'-') => {
+            let line = bytes.get(1..).unwrap_or_default();
+            let window = line.get(..FAST_LINE_MAX).unwrap_or(line);
+            let len = window.iter().position(|&b| b == b'\r')?;
+            if line.get(len + 1) != Some(&b'\n') || len > limits.max_line_len {
+                return None;
+            }
+            let text = take(buf, 1, 1 + len, 1 + len + 2);
+            Some(if ty == b'+' {
+                Frame::SimpleString(text)
+            } else {
+                Frame::SimpleError(text)
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Removes the first `end` bytes from `buf` and returns `start..stop` of them, without copying.
+/// (One split and one advance: the cheapest way through `BytesMut`'s bookkeeping.)
+#[inline(always)]
+fn take(buf: &mut BytesMut, start: usize, stop: usize, end: usize) -> Bytes {
+    let mut frame = buf.split_to(end.min(buf.len()));
+    frame.truncate(stop);
+    frame.advance(start.min(frame.len()));
+    frame.freeze()
+}
+
 /// Removes a top-level scalar's bytes from `buf` and returns it as a frame.
 #[inline]
 fn take_scalar(buf: &mut BytesMut, token: Token, end: usize) -> Frame {
     let end = end.min(buf.len());
     match token {
-        Token::Text(kind, start, stop) => {
-            let mut bytes = buf.split_to(end);
-            bytes.truncate(stop);
-            bytes.advance(start.min(bytes.len()));
-            text_frame(kind, bytes.freeze())
-        }
-        Token::Verbatim(format, start, stop) => {
-            let mut bytes = buf.split_to(end);
-            bytes.truncate(stop);
-            bytes.advance(start.min(bytes.len()));
-            Frame::VerbatimString {
-                format,
-                text: bytes.freeze(),
-            }
-        }
+        Token::Text(kind, start, stop) => text_frame(kind, take(buf, start, stop, end)),
+        Token::Verbatim(format, start, stop) => Frame::VerbatimString {
+            format,
+            text: take(buf, start, stop, end),
+        },
         other => {
             buf.advance(end);
-            scalar_frame(other, &Bytes::new())
+            plain_frame(other)
         }
     }
 }
@@ -727,12 +866,26 @@ fn slice(bytes: &Bytes, start: usize, stop: usize) -> Bytes {
 }
 
 /// Turns a non-aggregate token into its frame, slicing payloads out of `bytes`.
+#[inline]
 fn scalar_frame(token: Token, bytes: &Bytes) -> Frame {
     match token {
         Token::Text(kind, start, stop) => text_frame(kind, slice(bytes, start, stop)),
         Token::Verbatim(format, start, stop) => Frame::VerbatimString {
             format,
             text: slice(bytes, start, stop),
+        },
+        other => plain_frame(other),
+    }
+}
+
+/// Turns a token without a payload into its frame.
+#[inline]
+fn plain_frame(token: Token) -> Frame {
+    match token {
+        Token::Text(kind, ..) => text_frame(kind, Bytes::new()),
+        Token::Verbatim(format, ..) => Frame::VerbatimString {
+            format,
+            text: Bytes::new(),
         },
         Token::Integer(n) => Frame::Integer(n),
         Token::Double(x) => Frame::Double(x),
@@ -765,17 +918,17 @@ enum Partial {
 impl Partial {
     fn new(kind: AggKind, count: usize, tokens_left: usize) -> Partial {
         let elements = kind.elements(count);
-        // Never trust the header for the allocation: there are at most `tokens_left` elements behind it.
-        let capacity = count.min(tokens_left);
+        // Never trust the header for the allocation: at most `tokens_left` frames follow it
+        // (half as many pairs), however many the header claims.
         match kind {
             AggKind::Array | AggKind::Set | AggKind::Push => Partial::Seq {
                 kind,
-                items: Vec::with_capacity(capacity),
+                items: Vec::with_capacity(count.min(tokens_left)),
                 left: elements,
             },
             AggKind::Map | AggKind::Attribute => Partial::Pairs {
                 kind,
-                items: Vec::with_capacity(capacity),
+                items: Vec::with_capacity(count.min(tokens_left / 2)),
                 key: None,
                 left: elements,
             },
@@ -850,8 +1003,16 @@ fn pairs_frame(kind: AggKind, items: Vec<(Frame, Frame)>, key: Option<Frame>) ->
 /// Builds the frame a complete tape describes, iteratively.
 fn build(tape: &[Token], bytes: &Bytes, stack: &mut Vec<Partial>) -> Frame {
     stack.clear();
-    for (i, token) in tape.iter().enumerate() {
-        let mut done = match *token {
+    for (i, &token) in tape.iter().enumerate() {
+        // Fast lane: a scalar that does not complete the innermost array goes straight into it.
+        if let Some(Partial::Seq { items, left, .. }) = stack.last_mut() {
+            if *left > 1 && !matches!(token, Token::Aggregate(..)) {
+                items.push(scalar_frame(token, bytes));
+                *left -= 1;
+                continue;
+            }
+        }
+        let mut done = match token {
             Token::Aggregate(kind, count) if kind.elements(count) > 0 => {
                 stack.push(Partial::new(kind, count, tape.len() - i - 1));
                 continue;

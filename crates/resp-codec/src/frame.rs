@@ -81,11 +81,7 @@ impl Frame {
             Frame::Null => dst.put_slice(b"_\r\n"),
             Frame::Boolean(true) => dst.put_slice(b"#t\r\n"),
             Frame::Boolean(false) => dst.put_slice(b"#f\r\n"),
-            Frame::Double(x) => {
-                dst.put_u8(b',');
-                put_f64(dst, *x);
-                dst.put_slice(b"\r\n");
-            }
+            Frame::Double(x) => line(dst, b',', F64Text::new(*x).as_bytes()),
             Frame::BigNumber(s) => line(dst, b'(', s),
             Frame::BulkError(s) => blob(dst, b'!', &[], s),
             Frame::VerbatimString { format, text } => {
@@ -177,25 +173,48 @@ fn pair_sequence(dst: &mut BytesMut, ty: u8, pairs: &[(Frame, Frame)]) {
     }
 }
 
-/// Writes a double the way Redis reads one: `inf`, `-inf`, `nan`, or the shortest decimal
+/// A double's text the way Redis reads one: `inf`, `-inf`, `nan`, or the shortest decimal
 /// that parses back to the same value (exponent form for very large or small magnitudes,
-/// so `1e300` does not become 301 digits).
-pub(crate) fn put_f64(dst: &mut BytesMut, x: f64) {
-    use std::fmt::Write;
+/// so `1e300` does not become 301 digits). Formatted on the stack: no allocation.
+pub(crate) struct F64Text {
+    /// The longest text is about 24 bytes (`-2.2250738585072014e-308`); 64 leaves ample room.
+    buf: [u8; 64],
+    len: usize,
+}
 
-    if x.is_nan() {
-        dst.put_slice(b"nan");
-    } else if x == f64::INFINITY {
-        dst.put_slice(b"inf");
-    } else if x == f64::NEG_INFINITY {
-        dst.put_slice(b"-inf");
-    } else {
-        let magnitude = x.abs();
-        // Writing into a BytesMut cannot fail: it grows as needed.
-        let _ = if magnitude == 0.0 || (1e-5..1e16).contains(&magnitude) {
-            write!(dst, "{x}")
-        } else {
-            write!(dst, "{x:e}")
+impl F64Text {
+    pub(crate) fn new(x: f64) -> F64Text {
+        use std::fmt::Write;
+
+        let mut text = F64Text {
+            buf: [0; 64],
+            len: 0,
         };
+        let magnitude = x.abs();
+        // Cannot fail: every f64 fits in the buffer.
+        let _ = if x.is_nan() {
+            text.write_str("nan")
+        } else if x.is_infinite() {
+            text.write_str(if x > 0.0 { "inf" } else { "-inf" })
+        } else if magnitude == 0.0 || (1e-5..1e16).contains(&magnitude) {
+            write!(text, "{x}")
+        } else {
+            write!(text, "{x:e}")
+        };
+        text
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for F64Text {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }

@@ -68,6 +68,11 @@ fn resp2_scalars() {
     check(b":-9223372036854775808\r\n", Frame::Integer(i64::MIN));
     check(b"$5\r\nhello\r\n", bulk(b"hello"));
     check(b"$0\r\n\r\n", bulk(b""));
+    check(b"$0003\r\nabc\r\n", bulk(b"abc"));
+    check(
+        b"$00000000000000000000000000000003\r\nabc\r\n",
+        bulk(b"abc"),
+    );
     check(b"$4\r\na\r\nb\r\n", bulk(b"a\r\nb"));
     check(b"$3\r\n\x00\xff\x80\r\n", bulk(b"\x00\xff\x80"));
     check(b"$-1\r\n", Frame::NullBulkString);

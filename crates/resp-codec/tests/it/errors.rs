@@ -68,6 +68,12 @@ fn bad_lengths() {
     // usize overflow.
     check(b"$99999999999999999999999\r\n", InvalidLength);
     check(b"*18446744073709551616\r\n", InvalidLength);
+    // 33 digits: longer than any number a server writes, even with leading zeros.
+    check(
+        b"$000000000000000000000000000000003\r\nabc\r\n",
+        InvalidLength,
+    );
+    check(b":000000000000000000000000000000003\r\n", InvalidInteger);
     // An endless run of digits is rejected without waiting for its end.
     check(
         &[b'*'; 1]

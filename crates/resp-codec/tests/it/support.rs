@@ -22,7 +22,10 @@ pub(crate) fn encode(frame: &Frame) -> BytesMut {
 }
 
 /// Decodes every frame in `input` at once; stops at the first error or at an incomplete tail.
-pub(crate) fn decode_all(decoder: &mut Decoder, input: &[u8]) -> (Vec<Frame>, Option<DecodeError>, usize) {
+pub(crate) fn decode_all(
+    decoder: &mut Decoder,
+    input: &[u8],
+) -> (Vec<Frame>, Option<DecodeError>, usize) {
     let mut buf = BytesMut::from(input);
     let mut frames = Vec::new();
     loop {
