@@ -78,6 +78,8 @@ impl AtomicWaker {
                 // A wake is in progress right now and may already have taken the old waker:
                 // wake the new one directly so the notification is not lost.
                 waker.wake_by_ref();
+                // The task will be polled again at once; give the waking thread a chance to finish.
+                crate::loom::spin_hint();
             }
             _ => {
                 // Concurrent register calls are a caller bug; each cell has one registering owner.

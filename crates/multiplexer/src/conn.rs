@@ -277,6 +277,27 @@ impl Shared {
         }
     }
 
+    /// While disconnected (the writer is not running, so the driver is the queue's only consumer):
+    /// frees the slots of queued commands whose callers gave up, keeping the others queued.
+    fn purge_abandoned(&self) {
+        for _ in 0..self.submit.len() {
+            let Some(entry) = self.submit.pop() else {
+                break;
+            };
+            if let Entry::One { slot, .. } = &entry {
+                if self.slots.release_if_abandoned(*slot) {
+                    self.on_slot_freed();
+                    continue;
+                }
+            }
+            // Re-queued behind whatever arrived meanwhile. Only commands that were sent concurrently
+            // (not awaited one after the other) can swap places, and those carry no order promise.
+            if let Err(entry) = self.submit.push(entry) {
+                self.fail_entry(entry, &Error::new(ErrorKind::Busy));
+            }
+        }
+    }
+
     /// Begins a graceful close: no new commands; queued and in-flight ones finish (bounded by
     /// command_timeout), then the socket closes.
     pub(crate) fn close(&self) {
@@ -474,22 +495,29 @@ async fn reconnect(shared: &Shared) -> Option<(TcpStream, BytesMut)> {
             // Full jitter in [delay/2, delay]: reconnecting clients do not arrive in lockstep.
             let half = delay / 2;
             let jitter = half.mul_f64((shared.next_random() % 1024) as f64 / 1024.0);
-            let sleep = tokio::time::sleep(half + jitter);
-            tokio::pin!(sleep);
+            let wake_at = Instant::now() + half + jitter;
             loop {
+                // Wakes at least once per tick so that commands whose callers gave up while waiting
+                // for the reconnect give their slots back (otherwise a long outage would fill the pool
+                // with abandoned entries).
+                let until = wake_at.min(Instant::now() + config.timeout_tick);
                 tokio::select! {
-                    () = &mut sleep => break,
-                    () = poll_fn(|cx| shared.writer_signal.poll_notified(cx)) => {
-                        if shared.phase() >= CLOSING {
-                            return None;
-                        }
-                        if !config.wait_for_reconnect {
-                            shared.fail_queue(&Error::with_message(
-                                ErrorKind::ConnectionNotSent,
-                                "disconnected; reconnecting",
-                            ));
-                        }
-                    }
+                    () = tokio::time::sleep_until(until) => {}
+                    () = poll_fn(|cx| shared.writer_signal.poll_notified(cx)) => {}
+                }
+                if shared.phase() >= CLOSING {
+                    return None;
+                }
+                if config.wait_for_reconnect {
+                    shared.purge_abandoned();
+                } else {
+                    shared.fail_queue(&Error::with_message(
+                        ErrorKind::ConnectionNotSent,
+                        "disconnected; reconnecting",
+                    ));
+                }
+                if Instant::now() >= wake_at {
+                    break;
                 }
             }
         }

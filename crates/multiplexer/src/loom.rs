@@ -17,6 +17,16 @@ pub(crate) use std::sync::{
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
+/// A hint inside a retry loop that depends on another thread's progress: a CPU pause normally, a yield
+/// to loom's scheduler under loom (which otherwise reports the loop as a livelock).
+#[inline(always)]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
 /// std's `UnsafeCell` behind loom's closure-based API, so the same code compiles under both.
 #[cfg(not(loom))]
 #[derive(Debug)]

@@ -1,1 +1,348 @@
-//! (filled in below)
+//! Byte-exact cases against a scripted fake server: what a real server cannot be made to send.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer, ProtocolVersion};
+use resp_codec::{Decoder, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use crate::{bounded, bulk, cmd, eventually};
+
+/// One accepted connection of the fake server.
+struct FakeConn {
+    stream: TcpStream,
+    buf: BytesMut,
+    decoder: Decoder,
+}
+
+impl FakeConn {
+    /// Reads one command and returns its arguments as strings.
+    async fn read_command(&mut self) -> Vec<String> {
+        loop {
+            if let Some(frame) = self.decoder.decode(&mut self.buf).unwrap() {
+                let Frame::Array(args) = frame else {
+                    panic!("commands are arrays: {frame:?}")
+                };
+                return args
+                    .into_iter()
+                    .map(|a| match a {
+                        Frame::BulkString(b) => String::from_utf8(b.to_vec()).unwrap(),
+                        other => panic!("arguments are bulk strings: {other:?}"),
+                    })
+                    .collect();
+            }
+            let n = self.stream.read_buf(&mut self.buf).await.unwrap();
+            assert!(n > 0, "client closed the connection");
+        }
+    }
+
+    async fn expect(&mut self, args: &[&str]) {
+        assert_eq!(self.read_command().await, args);
+    }
+
+    async fn write(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// The RESP3 handshake for a config without AUTH or name.
+    async fn hello3(&mut self) {
+        self.expect(&["HELLO", "3"]).await;
+        self.write(b"%1\r\n+server\r\n+fake\r\n").await;
+    }
+}
+
+/// Starts a fake server that runs `script` on each accepted connection in turn (connection 0, 1, ...).
+async fn fake<F, Fut>(script: F) -> String
+where
+    F: Fn(usize, FakeConn) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        for n in 0.. {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let conn = FakeConn {
+                stream,
+                buf: BytesMut::new(),
+                decoder: Decoder::new(),
+            };
+            tokio::spawn(script(n, conn));
+        }
+    });
+    addr
+}
+
+fn config(addr: &str) -> ConnectionConfig {
+    ConnectionConfig::new(addr)
+        .command_timeout(Duration::from_secs(5))
+        .reconnect_backoff_max(Duration::from_millis(50))
+}
+
+/// Sends `n` GETs as one batch (so they are all written before the fake answers) and returns results.
+async fn batch_of(mux: &Multiplexer, n: usize) -> Vec<Result<Frame, multiplexer::Error>> {
+    let cmds: Vec<_> = (0..n).map(|i| cmd(["GET", &format!("k{i}")])).collect();
+    mux.send_batch(&cmds, Instant::now() + Duration::from_secs(5))
+        .await
+}
+
+/// Drives the fake through `n` GETs and then `reply`, and checks each caller's result kind.
+async fn check(reply: &'static [u8], expected: &[Result<Frame, ErrorKind>]) -> Multiplexer {
+    let n = expected.len();
+    let addr = fake(move |i, mut c| async move {
+        c.hello3().await;
+        if i == 0 {
+            for k in 0..n {
+                c.expect(&["GET", &format!("k{k}")]).await;
+            }
+            c.write(reply).await;
+            // Hold the connection open: the client must act on the bytes, not on EOF.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        } else {
+            // Later connections (after the client resets) answer PING.
+            c.expect(&["PING"]).await;
+            c.write(b"+PONG\r\n").await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    })
+    .await;
+    let mux = Multiplexer::connect(config(&addr)).await.unwrap();
+    let got = batch_of(&mux, n).await;
+    let got: Vec<Result<Frame, ErrorKind>> =
+        got.into_iter().map(|r| r.map_err(|e| e.kind())).collect();
+    assert_eq!(
+        got,
+        expected,
+        "reply bytes {:?}",
+        String::from_utf8_lossy(reply)
+    );
+    mux
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_reply_is_a_protocol_error_for_everyone_in_flight() {
+    bounded(Duration::from_secs(20), async {
+        let ok = Ok(Frame::SimpleString("OK".into()));
+        let proto = Err(ErrorKind::Protocol);
+        let mux = check(
+            b"+OK\r\n?garbage\r\n",
+            &[ok.clone(), proto.clone(), proto.clone()],
+        )
+        .await;
+        assert_eq!(mux.stats().protocol_errors, 1);
+        // The connection was reset and comes back.
+        eventually(|| mux.stats().reconnects == 1).await;
+        assert_eq!(
+            mux.send(&cmd(["PING"])).await.unwrap(),
+            Frame::SimpleString("PONG".into())
+        );
+        // A reply nobody asked for is a protocol error too.
+        check(b"+OK\r\n:1\r\n:2\r\n", &[ok.clone(), Ok(Frame::Integer(1))]).await;
+        // A length that is not a number.
+        check(b"$x\r\n", &[proto]).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_frames_are_never_matched_to_callers() {
+    bounded(Duration::from_secs(20), async {
+        let mux = check(
+            b">2\r\n+invalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n>1\r\n+x\r\n:5\r\n>1\r\n+y\r\n",
+            &[Ok(Frame::SimpleString("OK".into())), Ok(Frame::Integer(5))],
+        )
+        .await;
+        eventually(|| mux.stats().push_frames == 3).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mid_frame_disconnect_fails_in_flight_as_indeterminate() {
+    bounded(Duration::from_secs(20), async {
+        let addr = fake(|i, mut c| async move {
+            c.hello3().await;
+            if i == 0 {
+                c.expect(&["GET", "k0"]).await;
+                c.expect(&["GET", "k1"]).await;
+                c.write(b"$5\r\nhello\r\n$10\r\nhel").await;
+                // Dropping the connection mid-frame.
+            } else {
+                c.expect(&["PING"]).await;
+                c.write(b"+PONG\r\n").await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        })
+        .await;
+        let mux = Multiplexer::connect(config(&addr)).await.unwrap();
+        let got = batch_of(&mux, 2).await;
+        assert_eq!(got[0].as_ref().unwrap(), &bulk("hello"));
+        let err = got[1].as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionIndeterminate, "{err}");
+        assert!(err.may_have_been_sent());
+        eventually(|| mux.is_connected() && mux.stats().reconnects == 1).await;
+        assert_eq!(
+            mux.send(&cmd(["PING"])).await.unwrap(),
+            Frame::SimpleString("PONG".into())
+        );
+    })
+    .await;
+}
+
+/// Commands still queued (never written because of the in-flight bound) fail as not sent; the one
+/// written fails as indeterminate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_commands_fail_as_not_sent() {
+    bounded(Duration::from_secs(20), async {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let rx = std::sync::Mutex::new(Some(rx));
+        let addr = fake(move |_, mut c| {
+            let rx = rx.lock().unwrap().take();
+            async move {
+                c.hello3().await;
+                c.expect(&["GET", "first"]).await;
+                // Close only once the other commands are queued behind the in-flight bound.
+                if let Some(rx) = rx {
+                    let _ = rx.await;
+                }
+            }
+        })
+        .await;
+        let mux = Multiplexer::connect(config(&addr).max_in_flight(1))
+            .await
+            .unwrap();
+        let first = {
+            let mux = mux.clone();
+            tokio::spawn(async move { mux.send(&cmd(["GET", "first"])).await })
+        };
+        eventually(|| mux.in_flight() == 1).await;
+        let rest: Vec<_> = (0..3)
+            .map(|_| {
+                let mux = mux.clone();
+                tokio::spawn(async move { mux.send(&cmd(["GET", "queued"])).await })
+            })
+            .collect();
+        eventually(|| mux.in_flight() == 4).await;
+        tx.send(()).unwrap();
+        let err = first.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionIndeterminate, "{err}");
+        for task in rest {
+            let err = task.await.unwrap().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConnectionNotSent, "{err}");
+            assert!(!err.may_have_been_sent());
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_split_across_many_writes() {
+    bounded(Duration::from_secs(20), async {
+        let addr = fake(|_, mut c| async move {
+            c.hello3().await;
+            c.expect(&["GET", "k0"]).await;
+            c.expect(&["GET", "k1"]).await;
+            let wire: &[u8] = b"$11\r\nhello world\r\n*3\r\n:1\r\n$2\r\nab\r\n%1\r\n+f\r\n#t\r\n";
+            for byte in wire {
+                c.write(&[*byte]).await;
+                c.stream.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        })
+        .await;
+        let mux = Multiplexer::connect(config(&addr)).await.unwrap();
+        let got = batch_of(&mux, 2).await;
+        assert_eq!(got[0].as_ref().unwrap(), &bulk("hello world"));
+        assert_eq!(
+            got[1].as_ref().unwrap(),
+            &Frame::Array(vec![
+                Frame::Integer(1),
+                bulk("ab"),
+                Frame::Map(vec![(
+                    Frame::SimpleString("f".into()),
+                    Frame::Boolean(true)
+                )]),
+            ])
+        );
+    })
+    .await;
+}
+
+/// HELLO rejected by an old server (unknown command) or a proxy (NOPROTO): RESP2 with AUTH, CLIENT
+/// SETNAME, SELECT and READONLY, in that order, before any user command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_rejected_falls_back_to_resp2() {
+    bounded(Duration::from_secs(20), async {
+        for rejection in [
+            &b"-ERR unknown command 'HELLO', with args beginning with: '3'\r\n"[..],
+            &b"-NOPROTO sorry, this protocol version is not supported\r\n"[..],
+        ] {
+            let addr = fake(move |_, mut c| async move {
+                c.expect(&["HELLO", "3", "AUTH", "app", "pw", "SETNAME", "me"])
+                    .await;
+                c.write(rejection).await;
+                c.expect(&["AUTH", "app", "pw"]).await;
+                c.write(b"+OK\r\n").await;
+                c.expect(&["CLIENT", "SETNAME", "me"]).await;
+                c.write(b"+OK\r\n").await;
+                c.expect(&["SELECT", "2"]).await;
+                c.write(b"+OK\r\n").await;
+                c.expect(&["READONLY"]).await;
+                c.write(b"+OK\r\n").await;
+                c.expect(&["PING"]).await;
+                c.write(b"+PONG\r\n").await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            })
+            .await;
+            let mux = Multiplexer::connect(
+                config(&addr)
+                    .username("app")
+                    .password("pw")
+                    .client_name("me")
+                    .database(2)
+                    .readonly(true),
+            )
+            .await
+            .unwrap();
+            assert_eq!(mux.protocol(), ProtocolVersion::Resp2);
+            assert_eq!(
+                mux.send(&cmd(["PING"])).await.unwrap(),
+                Frame::SimpleString("PONG".into())
+            );
+        }
+    })
+    .await;
+}
+
+/// A set-up failure carries the server's text; a SELECT refused is a set-up failure too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_errors_carry_the_server_text() {
+    bounded(Duration::from_secs(20), async {
+        let addr = fake(|_, mut c| async move {
+            c.expect(&["HELLO", "3"]).await;
+            c.write(b"%1\r\n+server\r\n+fake\r\n").await;
+            c.expect(&["SELECT", "99"]).await;
+            c.write(b"-ERR DB index is out of range\r\n").await;
+        })
+        .await;
+        let err = Multiplexer::connect(config(&addr).database(99))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Setup);
+        assert_eq!(err.message(), Some("ERR DB index is out of range"));
+        // Nothing listening at all.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let err = Multiplexer::connect(config(&addr)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+        assert!(!err.may_have_been_sent());
+    })
+    .await;
+}

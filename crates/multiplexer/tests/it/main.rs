@@ -24,7 +24,10 @@ pub(crate) async fn bounded<F: Future>(limit: Duration, f: F) -> F::Output {
 pub(crate) async fn eventually(mut condition: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !condition() {
-        assert!(start.elapsed() < Duration::from_secs(5), "condition not reached within 5 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "condition not reached within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
