@@ -105,9 +105,10 @@ impl CommandInfo {
         match self.idempotency {
             Idempotency::Never => false,
             Idempotency::Always => true,
-            Idempotency::Set => !cmd.args().skip(3).any(|a| {
-                a.eq_ignore_ascii_case(b"NX") || a.eq_ignore_ascii_case(b"GET")
-            }),
+            Idempotency::Set => !cmd
+                .args()
+                .skip(3)
+                .any(|a| a.eq_ignore_ascii_case(b"NX") || a.eq_ignore_ascii_case(b"GET")),
             Idempotency::Expire => cmd.argc() == 3,
         }
     }
@@ -115,7 +116,12 @@ impl CommandInfo {
     /// The argument indices of the keys of `cmd`, in order.
     pub(crate) fn key_indices(&self, cmd: &EncodedCommand) -> KeyIndices {
         let argc = cmd.argc();
-        let empty = KeyIndices { extra: None, next: 1, end: 1, step: 1 };
+        let empty = KeyIndices {
+            extra: None,
+            next: 1,
+            end: 1,
+            step: 1,
+        };
         match self.keys {
             KeySpec::None => empty,
             KeySpec::Range { first, last, step } => {
@@ -126,20 +132,37 @@ impl CommandInfo {
                 } else {
                     (usize::from(last.unsigned_abs()) + 1).min(argc)
                 };
-                KeyIndices { extra: None, next: first, end: end.max(first), step: usize::from(step.max(1)) }
+                KeyIndices {
+                    extra: None,
+                    next: first,
+                    end: end.max(first),
+                    step: usize::from(step.max(1)),
+                }
             }
             KeySpec::NumKeys { at, dest } => {
                 let at = usize::from(at);
-                let Some(n) = cmd.arg(at).and_then(parse_usize) else { return empty };
+                let Some(n) = cmd.arg(at).and_then(parse_usize) else {
+                    return empty;
+                };
                 let end = (at + 1).saturating_add(n).min(argc);
-                KeyIndices { extra: dest.then_some(1), next: at + 1, end, step: 1 }
+                KeyIndices {
+                    extra: dest.then_some(1),
+                    next: at + 1,
+                    end,
+                    step: 1,
+                }
             }
             KeySpec::Streams => {
                 let Some(pos) = cmd.args().position(|a| a.eq_ignore_ascii_case(b"STREAMS")) else {
                     return empty;
                 };
                 let rest = argc - pos - 1;
-                KeyIndices { extra: None, next: pos + 1, end: pos + 1 + rest / 2, step: 1 }
+                KeyIndices {
+                    extra: None,
+                    next: pos + 1,
+                    end: pos + 1 + rest / 2,
+                    step: 1,
+                }
             }
         }
     }
@@ -183,7 +206,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -228,7 +255,8 @@ impl Default for CommandTable {
 impl CommandTable {
     /// The static table only.
     pub(crate) fn builtin() -> CommandTable {
-        let mut map = HashMap::with_capacity_and_hasher(STATIC.len() * 2, BuildHasherDefault::default());
+        let mut map =
+            HashMap::with_capacity_and_hasher(STATIC.len() * 2, BuildHasherDefault::default());
         for (name, info) in STATIC {
             map.insert(Box::<[u8]>::from(name.as_bytes()), *info);
         }
@@ -238,8 +266,12 @@ impl CommandTable {
     /// Looks up `cmd` (case-insensitive, subcommands of containers included). O(1), no allocation.
     pub(crate) fn lookup(&self, cmd: &EncodedCommand) -> CommandInfo {
         let mut buf = [0u8; MAX_NAME];
-        let Some(name) = upper(&mut buf, &[cmd.name()]) else { return CommandInfo::UNKNOWN };
-        let Some(info) = self.map.get(name) else { return CommandInfo::UNKNOWN };
+        let Some(name) = upper(&mut buf, &[cmd.name()]) else {
+            return CommandInfo::UNKNOWN;
+        };
+        let Some(info) = self.map.get(name) else {
+            return CommandInfo::UNKNOWN;
+        };
         if info.container {
             if let Some(sub) = cmd.arg(1) {
                 let mut buf2 = [0u8; MAX_NAME];
@@ -256,7 +288,9 @@ impl CommandTable {
     /// Adds the commands of a `COMMAND` reply that the static table does not know.
     /// Returns how many were added. Entries the static table has win: they know movable keys.
     pub(crate) fn learn(&mut self, reply: &Frame) -> usize {
-        let Some(items) = as_list(reply) else { return 0 };
+        let Some(items) = as_list(reply) else {
+            return 0;
+        };
         let mut added = 0;
         for item in items {
             added += self.learn_one(item, None);
@@ -265,7 +299,9 @@ impl CommandTable {
     }
 
     fn learn_one(&mut self, item: &Frame, parent: Option<&[u8]>) -> usize {
-        let Some(fields) = as_list(item) else { return 0 };
+        let Some(fields) = as_list(item) else {
+            return 0;
+        };
         let (Some(name), Some(flags), Some(first), Some(last), Some(step)) = (
             fields.first().and_then(as_bytes),
             fields.get(2).and_then(as_list),
@@ -277,13 +313,27 @@ impl CommandTable {
         };
         let mut buf = [0u8; MAX_NAME];
         // Subcommands are reported as "object|encoding": already joined.
-        let Some(key) = upper(&mut buf, &[name]) else { return 0 };
+        let Some(key) = upper(&mut buf, &[name]) else {
+            return 0;
+        };
         let _ = parent;
         let mut added = 0;
-        let has_flag = |f: &[u8]| flags.iter().any(|x| as_bytes(x).is_some_and(|b| b.eq_ignore_ascii_case(f)));
+        let has_flag = |f: &[u8]| {
+            flags
+                .iter()
+                .any(|x| as_bytes(x).is_some_and(|b| b.eq_ignore_ascii_case(f)))
+        };
         let readonly = has_flag(b"readonly") && !has_flag(b"write");
-        let keys = if first > 0 && first <= 127 && (-127..=127).contains(&last) && (1..=127).contains(&step) {
-            KeySpec::Range { first: first as u8, last: last as i8, step: step as u8 }
+        let keys = if first > 0
+            && first <= 127
+            && (-127..=127).contains(&last)
+            && (1..=127).contains(&step)
+        {
+            KeySpec::Range {
+                first: first as u8,
+                last: last as i8,
+                step: step as u8,
+            }
         } else {
             KeySpec::None
         };
@@ -291,7 +341,11 @@ impl CommandTable {
         if !self.map.contains_key(key) {
             let info = CommandInfo {
                 keys,
-                route: if keys == KeySpec::None { Route::AnyMaster } else { Route::Keyed },
+                route: if keys == KeySpec::None {
+                    Route::AnyMaster
+                } else {
+                    Route::Keyed
+                },
                 readonly,
                 idempotency: Idempotency::Never,
                 container: subcommands.is_some(),
@@ -331,8 +385,20 @@ fn as_int(f: &Frame) -> Option<i64> {
 }
 
 // Short constructors for the static table.
-const fn keyed(first: u8, last: i8, step: u8, readonly: bool, idempotency: Idempotency) -> CommandInfo {
-    CommandInfo { keys: KeySpec::Range { first, last, step }, route: Route::Keyed, readonly, idempotency, container: false }
+const fn keyed(
+    first: u8,
+    last: i8,
+    step: u8,
+    readonly: bool,
+    idempotency: Idempotency,
+) -> CommandInfo {
+    CommandInfo {
+        keys: KeySpec::Range { first, last, step },
+        route: Route::Keyed,
+        readonly,
+        idempotency,
+        container: false,
+    }
 }
 const fn ro(first: u8, last: i8, step: u8) -> CommandInfo {
     keyed(first, last, step, true, Idempotency::Always)
@@ -348,7 +414,11 @@ const fn numkeys(at: u8, dest: bool, readonly: bool) -> CommandInfo {
         keys: KeySpec::NumKeys { at, dest },
         route: Route::Keyed,
         readonly,
-        idempotency: if readonly { Idempotency::Always } else { Idempotency::Never },
+        idempotency: if readonly {
+            Idempotency::Always
+        } else {
+            Idempotency::Never
+        },
         container: false,
     }
 }
@@ -357,7 +427,11 @@ const fn any(readonly: bool) -> CommandInfo {
         keys: KeySpec::None,
         route: Route::AnyMaster,
         readonly,
-        idempotency: if readonly { Idempotency::Always } else { Idempotency::Never },
+        idempotency: if readonly {
+            Idempotency::Always
+        } else {
+            Idempotency::Never
+        },
         container: false,
     }
 }
@@ -372,7 +446,11 @@ const fn fan(merge: Merge, readonly: bool) -> CommandInfo {
 }
 const fn split(kind: SplitKind, step: u8, readonly: bool, idempotency: Idempotency) -> CommandInfo {
     CommandInfo {
-        keys: KeySpec::Range { first: 1, last: -1, step },
+        keys: KeySpec::Range {
+            first: 1,
+            last: -1,
+            step,
+        },
         route: Route::Split(kind),
         readonly,
         idempotency,
@@ -380,10 +458,16 @@ const fn split(kind: SplitKind, step: u8, readonly: bool, idempotency: Idempoten
     }
 }
 const fn container(default: CommandInfo) -> CommandInfo {
-    CommandInfo { container: true, ..default }
+    CommandInfo {
+        container: true,
+        ..default
+    }
 }
 const fn with(info: CommandInfo, idempotency: Idempotency) -> CommandInfo {
-    CommandInfo { idempotency, ..info }
+    CommandInfo {
+        idempotency,
+        ..info
+    }
 }
 
 use Idempotency as I;
@@ -392,93 +476,245 @@ use Idempotency as I;
 /// Key positions follow the `COMMAND` reply of Redis 7.0.
 static STATIC: &[(&str, CommandInfo)] = &[
     // Strings.
-    ("GET", ro(1, 1, 1)), ("GETRANGE", ro(1, 1, 1)), ("SUBSTR", ro(1, 1, 1)), ("STRLEN", ro(1, 1, 1)),
-    ("SET", with(w(1, 1, 1), I::Set)), ("SETNX", w(1, 1, 1)), ("SETEX", wi(1, 1, 1)), ("PSETEX", wi(1, 1, 1)),
-    ("GETSET", w(1, 1, 1)), ("GETDEL", w(1, 1, 1)), ("GETEX", w(1, 1, 1)), ("APPEND", w(1, 1, 1)),
-    ("INCR", w(1, 1, 1)), ("INCRBY", w(1, 1, 1)), ("INCRBYFLOAT", w(1, 1, 1)), ("DECR", w(1, 1, 1)),
-    ("DECRBY", w(1, 1, 1)), ("SETRANGE", w(1, 1, 1)), ("LCS", ro(1, 2, 1)),
+    ("GET", ro(1, 1, 1)),
+    ("GETRANGE", ro(1, 1, 1)),
+    ("SUBSTR", ro(1, 1, 1)),
+    ("STRLEN", ro(1, 1, 1)),
+    ("SET", with(w(1, 1, 1), I::Set)),
+    ("SETNX", w(1, 1, 1)),
+    ("SETEX", wi(1, 1, 1)),
+    ("PSETEX", wi(1, 1, 1)),
+    ("GETSET", w(1, 1, 1)),
+    ("GETDEL", w(1, 1, 1)),
+    ("GETEX", w(1, 1, 1)),
+    ("APPEND", w(1, 1, 1)),
+    ("INCR", w(1, 1, 1)),
+    ("INCRBY", w(1, 1, 1)),
+    ("INCRBYFLOAT", w(1, 1, 1)),
+    ("DECR", w(1, 1, 1)),
+    ("DECRBY", w(1, 1, 1)),
+    ("SETRANGE", w(1, 1, 1)),
+    ("LCS", ro(1, 2, 1)),
     ("MGET", split(SplitKind::Values, 1, true, I::Always)),
     ("MSET", split(SplitKind::Pairs, 2, false, I::Always)),
     ("MSETNX", w(1, -1, 2)),
     // Bits.
-    ("GETBIT", ro(1, 1, 1)), ("SETBIT", w(1, 1, 1)), ("BITCOUNT", ro(1, 1, 1)), ("BITPOS", ro(1, 1, 1)),
-    ("BITFIELD", w(1, 1, 1)), ("BITFIELD_RO", ro(1, 1, 1)), ("BITOP", w(2, -1, 1)),
+    ("GETBIT", ro(1, 1, 1)),
+    ("SETBIT", w(1, 1, 1)),
+    ("BITCOUNT", ro(1, 1, 1)),
+    ("BITPOS", ro(1, 1, 1)),
+    ("BITFIELD", w(1, 1, 1)),
+    ("BITFIELD_RO", ro(1, 1, 1)),
+    ("BITOP", w(2, -1, 1)),
     // Generic.
     ("DEL", split(SplitKind::Sum, 1, false, I::Never)),
     ("UNLINK", split(SplitKind::Sum, 1, false, I::Never)),
     ("EXISTS", split(SplitKind::Sum, 1, true, I::Always)),
     ("TOUCH", split(SplitKind::Sum, 1, true, I::Always)),
-    ("TYPE", ro(1, 1, 1)), ("TTL", ro(1, 1, 1)), ("PTTL", ro(1, 1, 1)), ("EXPIRETIME", ro(1, 1, 1)),
-    ("PEXPIRETIME", ro(1, 1, 1)), ("DUMP", ro(1, 1, 1)), ("RESTORE", w(1, 1, 1)),
-    ("EXPIRE", with(w(1, 1, 1), I::Expire)), ("PEXPIRE", with(w(1, 1, 1), I::Expire)),
-    ("EXPIREAT", with(w(1, 1, 1), I::Expire)), ("PEXPIREAT", with(w(1, 1, 1), I::Expire)),
-    ("PERSIST", w(1, 1, 1)), ("RENAME", w(1, 2, 1)), ("RENAMENX", w(1, 2, 1)), ("COPY", w(1, 2, 1)),
-    ("SORT", w(1, 1, 1)), ("SORT_RO", ro(1, 1, 1)),
-    ("OBJECT", container(any(true))), ("OBJECT|ENCODING", ro(2, 2, 1)), ("OBJECT|FREQ", ro(2, 2, 1)),
-    ("OBJECT|IDLETIME", ro(2, 2, 1)), ("OBJECT|REFCOUNT", ro(2, 2, 1)),
-    ("MEMORY", container(any(true))), ("MEMORY|USAGE", ro(2, 2, 1)),
-    ("RANDOMKEY", any(true)), ("SCAN", any(true)),
-    ("KEYS", fan(Merge::Concat, true)), ("DBSIZE", fan(Merge::Sum, true)),
-    ("FLUSHALL", fan(Merge::AllEqual, false)), ("FLUSHDB", fan(Merge::AllEqual, false)),
+    ("TYPE", ro(1, 1, 1)),
+    ("TTL", ro(1, 1, 1)),
+    ("PTTL", ro(1, 1, 1)),
+    ("EXPIRETIME", ro(1, 1, 1)),
+    ("PEXPIRETIME", ro(1, 1, 1)),
+    ("DUMP", ro(1, 1, 1)),
+    ("RESTORE", w(1, 1, 1)),
+    ("EXPIRE", with(w(1, 1, 1), I::Expire)),
+    ("PEXPIRE", with(w(1, 1, 1), I::Expire)),
+    ("EXPIREAT", with(w(1, 1, 1), I::Expire)),
+    ("PEXPIREAT", with(w(1, 1, 1), I::Expire)),
+    ("PERSIST", w(1, 1, 1)),
+    ("RENAME", w(1, 2, 1)),
+    ("RENAMENX", w(1, 2, 1)),
+    ("COPY", w(1, 2, 1)),
+    ("SORT", w(1, 1, 1)),
+    ("SORT_RO", ro(1, 1, 1)),
+    ("OBJECT", container(any(true))),
+    ("OBJECT|ENCODING", ro(2, 2, 1)),
+    ("OBJECT|FREQ", ro(2, 2, 1)),
+    ("OBJECT|IDLETIME", ro(2, 2, 1)),
+    ("OBJECT|REFCOUNT", ro(2, 2, 1)),
+    ("MEMORY", container(any(true))),
+    ("MEMORY|USAGE", ro(2, 2, 1)),
+    ("RANDOMKEY", any(true)),
+    ("SCAN", any(true)),
+    ("KEYS", fan(Merge::Concat, true)),
+    ("DBSIZE", fan(Merge::Sum, true)),
+    ("FLUSHALL", fan(Merge::AllEqual, false)),
+    ("FLUSHDB", fan(Merge::AllEqual, false)),
     // Hashes.
-    ("HGET", ro(1, 1, 1)), ("HMGET", ro(1, 1, 1)), ("HGETALL", ro(1, 1, 1)), ("HKEYS", ro(1, 1, 1)),
-    ("HVALS", ro(1, 1, 1)), ("HLEN", ro(1, 1, 1)), ("HEXISTS", ro(1, 1, 1)), ("HSTRLEN", ro(1, 1, 1)),
-    ("HRANDFIELD", ro(1, 1, 1)), ("HSCAN", ro(1, 1, 1)), ("HSET", w(1, 1, 1)), ("HSETNX", w(1, 1, 1)),
-    ("HMSET", wi(1, 1, 1)), ("HDEL", w(1, 1, 1)), ("HINCRBY", w(1, 1, 1)), ("HINCRBYFLOAT", w(1, 1, 1)),
+    ("HGET", ro(1, 1, 1)),
+    ("HMGET", ro(1, 1, 1)),
+    ("HGETALL", ro(1, 1, 1)),
+    ("HKEYS", ro(1, 1, 1)),
+    ("HVALS", ro(1, 1, 1)),
+    ("HLEN", ro(1, 1, 1)),
+    ("HEXISTS", ro(1, 1, 1)),
+    ("HSTRLEN", ro(1, 1, 1)),
+    ("HRANDFIELD", ro(1, 1, 1)),
+    ("HSCAN", ro(1, 1, 1)),
+    ("HSET", w(1, 1, 1)),
+    ("HSETNX", w(1, 1, 1)),
+    ("HMSET", wi(1, 1, 1)),
+    ("HDEL", w(1, 1, 1)),
+    ("HINCRBY", w(1, 1, 1)),
+    ("HINCRBYFLOAT", w(1, 1, 1)),
     // Lists.
-    ("LLEN", ro(1, 1, 1)), ("LINDEX", ro(1, 1, 1)), ("LRANGE", ro(1, 1, 1)), ("LPOS", ro(1, 1, 1)),
-    ("LPUSH", w(1, 1, 1)), ("RPUSH", w(1, 1, 1)), ("LPUSHX", w(1, 1, 1)), ("RPUSHX", w(1, 1, 1)),
-    ("LPOP", w(1, 1, 1)), ("RPOP", w(1, 1, 1)), ("LINSERT", w(1, 1, 1)), ("LSET", wi(1, 1, 1)),
-    ("LREM", w(1, 1, 1)), ("LTRIM", wi(1, 1, 1)), ("LMOVE", w(1, 2, 1)), ("RPOPLPUSH", w(1, 2, 1)),
-    ("BLMOVE", w(1, 2, 1)), ("BRPOPLPUSH", w(1, 2, 1)), ("BLPOP", w(1, -2, 1)), ("BRPOP", w(1, -2, 1)),
-    ("LMPOP", numkeys(1, false, false)), ("BLMPOP", numkeys(2, false, false)),
+    ("LLEN", ro(1, 1, 1)),
+    ("LINDEX", ro(1, 1, 1)),
+    ("LRANGE", ro(1, 1, 1)),
+    ("LPOS", ro(1, 1, 1)),
+    ("LPUSH", w(1, 1, 1)),
+    ("RPUSH", w(1, 1, 1)),
+    ("LPUSHX", w(1, 1, 1)),
+    ("RPUSHX", w(1, 1, 1)),
+    ("LPOP", w(1, 1, 1)),
+    ("RPOP", w(1, 1, 1)),
+    ("LINSERT", w(1, 1, 1)),
+    ("LSET", wi(1, 1, 1)),
+    ("LREM", w(1, 1, 1)),
+    ("LTRIM", wi(1, 1, 1)),
+    ("LMOVE", w(1, 2, 1)),
+    ("RPOPLPUSH", w(1, 2, 1)),
+    ("BLMOVE", w(1, 2, 1)),
+    ("BRPOPLPUSH", w(1, 2, 1)),
+    ("BLPOP", w(1, -2, 1)),
+    ("BRPOP", w(1, -2, 1)),
+    ("LMPOP", numkeys(1, false, false)),
+    ("BLMPOP", numkeys(2, false, false)),
     // Sets.
-    ("SCARD", ro(1, 1, 1)), ("SISMEMBER", ro(1, 1, 1)), ("SMISMEMBER", ro(1, 1, 1)), ("SMEMBERS", ro(1, 1, 1)),
-    ("SRANDMEMBER", ro(1, 1, 1)), ("SSCAN", ro(1, 1, 1)), ("SADD", w(1, 1, 1)), ("SREM", w(1, 1, 1)),
-    ("SPOP", w(1, 1, 1)), ("SMOVE", w(1, 2, 1)), ("SDIFF", ro(1, -1, 1)), ("SINTER", ro(1, -1, 1)),
-    ("SUNION", ro(1, -1, 1)), ("SDIFFSTORE", w(1, -1, 1)), ("SINTERSTORE", w(1, -1, 1)),
-    ("SUNIONSTORE", w(1, -1, 1)), ("SINTERCARD", numkeys(1, false, true)),
+    ("SCARD", ro(1, 1, 1)),
+    ("SISMEMBER", ro(1, 1, 1)),
+    ("SMISMEMBER", ro(1, 1, 1)),
+    ("SMEMBERS", ro(1, 1, 1)),
+    ("SRANDMEMBER", ro(1, 1, 1)),
+    ("SSCAN", ro(1, 1, 1)),
+    ("SADD", w(1, 1, 1)),
+    ("SREM", w(1, 1, 1)),
+    ("SPOP", w(1, 1, 1)),
+    ("SMOVE", w(1, 2, 1)),
+    ("SDIFF", ro(1, -1, 1)),
+    ("SINTER", ro(1, -1, 1)),
+    ("SUNION", ro(1, -1, 1)),
+    ("SDIFFSTORE", w(1, -1, 1)),
+    ("SINTERSTORE", w(1, -1, 1)),
+    ("SUNIONSTORE", w(1, -1, 1)),
+    ("SINTERCARD", numkeys(1, false, true)),
     // Sorted sets.
-    ("ZCARD", ro(1, 1, 1)), ("ZCOUNT", ro(1, 1, 1)), ("ZLEXCOUNT", ro(1, 1, 1)), ("ZRANGE", ro(1, 1, 1)),
-    ("ZRANGEBYSCORE", ro(1, 1, 1)), ("ZRANGEBYLEX", ro(1, 1, 1)), ("ZREVRANGE", ro(1, 1, 1)),
-    ("ZREVRANGEBYSCORE", ro(1, 1, 1)), ("ZREVRANGEBYLEX", ro(1, 1, 1)), ("ZRANK", ro(1, 1, 1)),
-    ("ZREVRANK", ro(1, 1, 1)), ("ZSCORE", ro(1, 1, 1)), ("ZMSCORE", ro(1, 1, 1)), ("ZRANDMEMBER", ro(1, 1, 1)),
-    ("ZSCAN", ro(1, 1, 1)), ("ZADD", w(1, 1, 1)), ("ZINCRBY", w(1, 1, 1)), ("ZREM", w(1, 1, 1)),
-    ("ZREMRANGEBYSCORE", w(1, 1, 1)), ("ZREMRANGEBYRANK", w(1, 1, 1)), ("ZREMRANGEBYLEX", w(1, 1, 1)),
-    ("ZPOPMIN", w(1, 1, 1)), ("ZPOPMAX", w(1, 1, 1)), ("BZPOPMIN", w(1, -2, 1)), ("BZPOPMAX", w(1, -2, 1)),
-    ("ZRANGESTORE", w(1, 2, 1)), ("ZUNION", numkeys(1, false, true)), ("ZINTER", numkeys(1, false, true)),
-    ("ZDIFF", numkeys(1, false, true)), ("ZINTERCARD", numkeys(1, false, true)),
-    ("ZUNIONSTORE", numkeys(2, true, false)), ("ZINTERSTORE", numkeys(2, true, false)),
-    ("ZDIFFSTORE", numkeys(2, true, false)), ("ZMPOP", numkeys(1, false, false)),
+    ("ZCARD", ro(1, 1, 1)),
+    ("ZCOUNT", ro(1, 1, 1)),
+    ("ZLEXCOUNT", ro(1, 1, 1)),
+    ("ZRANGE", ro(1, 1, 1)),
+    ("ZRANGEBYSCORE", ro(1, 1, 1)),
+    ("ZRANGEBYLEX", ro(1, 1, 1)),
+    ("ZREVRANGE", ro(1, 1, 1)),
+    ("ZREVRANGEBYSCORE", ro(1, 1, 1)),
+    ("ZREVRANGEBYLEX", ro(1, 1, 1)),
+    ("ZRANK", ro(1, 1, 1)),
+    ("ZREVRANK", ro(1, 1, 1)),
+    ("ZSCORE", ro(1, 1, 1)),
+    ("ZMSCORE", ro(1, 1, 1)),
+    ("ZRANDMEMBER", ro(1, 1, 1)),
+    ("ZSCAN", ro(1, 1, 1)),
+    ("ZADD", w(1, 1, 1)),
+    ("ZINCRBY", w(1, 1, 1)),
+    ("ZREM", w(1, 1, 1)),
+    ("ZREMRANGEBYSCORE", w(1, 1, 1)),
+    ("ZREMRANGEBYRANK", w(1, 1, 1)),
+    ("ZREMRANGEBYLEX", w(1, 1, 1)),
+    ("ZPOPMIN", w(1, 1, 1)),
+    ("ZPOPMAX", w(1, 1, 1)),
+    ("BZPOPMIN", w(1, -2, 1)),
+    ("BZPOPMAX", w(1, -2, 1)),
+    ("ZRANGESTORE", w(1, 2, 1)),
+    ("ZUNION", numkeys(1, false, true)),
+    ("ZINTER", numkeys(1, false, true)),
+    ("ZDIFF", numkeys(1, false, true)),
+    ("ZINTERCARD", numkeys(1, false, true)),
+    ("ZUNIONSTORE", numkeys(2, true, false)),
+    ("ZINTERSTORE", numkeys(2, true, false)),
+    ("ZDIFFSTORE", numkeys(2, true, false)),
+    ("ZMPOP", numkeys(1, false, false)),
     ("BZMPOP", numkeys(2, false, false)),
     // HyperLogLog, geo.
-    ("PFADD", w(1, 1, 1)), ("PFCOUNT", ro(1, -1, 1)), ("PFMERGE", w(1, -1, 1)),
-    ("GEOADD", w(1, 1, 1)), ("GEOPOS", ro(1, 1, 1)), ("GEODIST", ro(1, 1, 1)), ("GEOHASH", ro(1, 1, 1)),
-    ("GEOSEARCH", ro(1, 1, 1)), ("GEOSEARCHSTORE", w(1, 2, 1)), ("GEORADIUS", w(1, 1, 1)),
-    ("GEORADIUSBYMEMBER", w(1, 1, 1)), ("GEORADIUS_RO", ro(1, 1, 1)), ("GEORADIUSBYMEMBER_RO", ro(1, 1, 1)),
+    ("PFADD", w(1, 1, 1)),
+    ("PFCOUNT", ro(1, -1, 1)),
+    ("PFMERGE", w(1, -1, 1)),
+    ("GEOADD", w(1, 1, 1)),
+    ("GEOPOS", ro(1, 1, 1)),
+    ("GEODIST", ro(1, 1, 1)),
+    ("GEOHASH", ro(1, 1, 1)),
+    ("GEOSEARCH", ro(1, 1, 1)),
+    ("GEOSEARCHSTORE", w(1, 2, 1)),
+    ("GEORADIUS", w(1, 1, 1)),
+    ("GEORADIUSBYMEMBER", w(1, 1, 1)),
+    ("GEORADIUS_RO", ro(1, 1, 1)),
+    ("GEORADIUSBYMEMBER_RO", ro(1, 1, 1)),
     // Streams.
-    ("XADD", w(1, 1, 1)), ("XRANGE", ro(1, 1, 1)), ("XREVRANGE", ro(1, 1, 1)), ("XLEN", ro(1, 1, 1)),
-    ("XDEL", w(1, 1, 1)), ("XTRIM", w(1, 1, 1)), ("XACK", w(1, 1, 1)), ("XCLAIM", w(1, 1, 1)),
-    ("XAUTOCLAIM", w(1, 1, 1)), ("XPENDING", ro(1, 1, 1)), ("XSETID", w(1, 1, 1)),
-    ("XREAD", CommandInfo { keys: KeySpec::Streams, ..ro(1, 1, 1) }),
-    ("XREADGROUP", CommandInfo { keys: KeySpec::Streams, ..w(1, 1, 1) }),
-    ("XGROUP", container(any(false))), ("XGROUP|CREATE", w(2, 2, 1)), ("XGROUP|SETID", w(2, 2, 1)),
-    ("XGROUP|DESTROY", w(2, 2, 1)), ("XGROUP|CREATECONSUMER", w(2, 2, 1)), ("XGROUP|DELCONSUMER", w(2, 2, 1)),
-    ("XINFO", container(any(true))), ("XINFO|STREAM", ro(2, 2, 1)), ("XINFO|GROUPS", ro(2, 2, 1)),
+    ("XADD", w(1, 1, 1)),
+    ("XRANGE", ro(1, 1, 1)),
+    ("XREVRANGE", ro(1, 1, 1)),
+    ("XLEN", ro(1, 1, 1)),
+    ("XDEL", w(1, 1, 1)),
+    ("XTRIM", w(1, 1, 1)),
+    ("XACK", w(1, 1, 1)),
+    ("XCLAIM", w(1, 1, 1)),
+    ("XAUTOCLAIM", w(1, 1, 1)),
+    ("XPENDING", ro(1, 1, 1)),
+    ("XSETID", w(1, 1, 1)),
+    (
+        "XREAD",
+        CommandInfo {
+            keys: KeySpec::Streams,
+            ..ro(1, 1, 1)
+        },
+    ),
+    (
+        "XREADGROUP",
+        CommandInfo {
+            keys: KeySpec::Streams,
+            ..w(1, 1, 1)
+        },
+    ),
+    ("XGROUP", container(any(false))),
+    ("XGROUP|CREATE", w(2, 2, 1)),
+    ("XGROUP|SETID", w(2, 2, 1)),
+    ("XGROUP|DESTROY", w(2, 2, 1)),
+    ("XGROUP|CREATECONSUMER", w(2, 2, 1)),
+    ("XGROUP|DELCONSUMER", w(2, 2, 1)),
+    ("XINFO", container(any(true))),
+    ("XINFO|STREAM", ro(2, 2, 1)),
+    ("XINFO|GROUPS", ro(2, 2, 1)),
     ("XINFO|CONSUMERS", ro(2, 2, 1)),
     // Scripting and functions: keys after numkeys.
-    ("EVAL", numkeys(2, false, false)), ("EVALSHA", numkeys(2, false, false)),
-    ("EVAL_RO", numkeys(2, false, true)), ("EVALSHA_RO", numkeys(2, false, true)),
-    ("FCALL", numkeys(2, false, false)), ("FCALL_RO", numkeys(2, false, true)),
-    ("SCRIPT", container(any(false))), ("SCRIPT|LOAD", fan(Merge::AllEqual, false)),
-    ("SCRIPT|FLUSH", fan(Merge::AllEqual, false)), ("SCRIPT|EXISTS", fan(Merge::AndArrays, true)),
-    ("FUNCTION", container(any(true))), ("FUNCTION|LOAD", with(fan(Merge::AllEqual, false), I::Never)),
-    ("FUNCTION|DELETE", with(fan(Merge::AllEqual, false), I::Never)),
+    ("EVAL", numkeys(2, false, false)),
+    ("EVALSHA", numkeys(2, false, false)),
+    ("EVAL_RO", numkeys(2, false, true)),
+    ("EVALSHA_RO", numkeys(2, false, true)),
+    ("FCALL", numkeys(2, false, false)),
+    ("FCALL_RO", numkeys(2, false, true)),
+    ("SCRIPT", container(any(false))),
+    ("SCRIPT|LOAD", fan(Merge::AllEqual, false)),
+    ("SCRIPT|FLUSH", fan(Merge::AllEqual, false)),
+    ("SCRIPT|EXISTS", fan(Merge::AndArrays, true)),
+    ("FUNCTION", container(any(true))),
+    ("FUNCTION|LOAD", with(fan(Merge::AllEqual, false), I::Never)),
+    (
+        "FUNCTION|DELETE",
+        with(fan(Merge::AllEqual, false), I::Never),
+    ),
     ("FUNCTION|FLUSH", fan(Merge::AllEqual, false)),
     // Keyless.
-    ("PING", fan(Merge::AllEqual, true)), ("ECHO", any(true)), ("TIME", any(true)), ("INFO", any(true)),
-    ("LASTSAVE", any(true)), ("PUBLISH", any(false)), ("WAIT", any(false)),
-    ("CONFIG", any(false)), ("CLIENT", any(false)), ("CLUSTER", any(true)), ("COMMAND", any(true)),
+    ("PING", fan(Merge::AllEqual, true)),
+    ("ECHO", any(true)),
+    ("TIME", any(true)),
+    ("INFO", any(true)),
+    ("LASTSAVE", any(true)),
+    ("PUBLISH", any(false)),
+    ("WAIT", any(false)),
+    ("CONFIG", any(false)),
+    ("CLIENT", any(false)),
+    ("CLUSTER", any(true)),
+    ("COMMAND", any(true)),
 ];
 
 #[cfg(test)]
@@ -505,10 +741,19 @@ mod tests {
         check(&["EVAL", "s", "9", "k1"], &["k1"]);
         check(&["EVAL", "s", "x", "k1"], &[]);
         check(&["FCALL_RO", "f", "1", "k", "a"], &["k"]);
-        check(&["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"], &["d", "a", "b"]);
+        check(
+            &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+            &["d", "a", "b"],
+        );
         check(&["BLPOP", "a", "b", "0"], &["a", "b"]);
-        check(&["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"], &["s1", "s2"]);
-        check(&["XREADGROUP", "GROUP", "g", "c", "streams", "s1", "0"], &["s1"]);
+        check(
+            &["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"],
+            &["s1", "s2"],
+        );
+        check(
+            &["XREADGROUP", "GROUP", "g", "c", "streams", "s1", "0"],
+            &["s1"],
+        );
         check(&["OBJECT", "ENCODING", "k"], &["k"]);
         check(&["PING"], &[]);
         check(&["BITOP", "AND", "d", "a", "b"], &["d", "a", "b"]);
@@ -520,12 +765,23 @@ mod tests {
     #[test]
     fn routes() {
         let t = CommandTable::builtin();
-        let route = |args: &[&str]| t.lookup(&EncodedCommand::from_args(args.iter().map(|a| a.as_bytes()))).route;
+        let route = |args: &[&str]| {
+            t.lookup(&EncodedCommand::from_args(
+                args.iter().map(|a| a.as_bytes()),
+            ))
+            .route
+        };
         assert_eq!(route(&["GET", "k"]), Route::Keyed);
         assert_eq!(route(&["ECHO", "x"]), Route::AnyMaster);
         assert_eq!(route(&["DBSIZE"]), Route::FanOut(Merge::Sum));
-        assert_eq!(route(&["script", "load", "return 1"]), Route::FanOut(Merge::AllEqual));
-        assert_eq!(route(&["SCRIPT", "EXISTS", "a", "b"]), Route::FanOut(Merge::AndArrays));
+        assert_eq!(
+            route(&["script", "load", "return 1"]),
+            Route::FanOut(Merge::AllEqual)
+        );
+        assert_eq!(
+            route(&["SCRIPT", "EXISTS", "a", "b"]),
+            Route::FanOut(Merge::AndArrays)
+        );
         assert_eq!(route(&["SCRIPT", "KILL"]), Route::AnyMaster);
         assert_eq!(route(&["mget", "a", "b"]), Route::Split(SplitKind::Values));
         assert_eq!(route(&["UNLINK", "a"]), Route::Split(SplitKind::Sum));
@@ -588,8 +844,14 @@ mod tests {
         assert_eq!(info.route, Route::Keyed);
         assert_eq!(info.key_indices(&cmd).collect::<Vec<_>>(), vec![1, 3]);
         let cmd = EncodedCommand::from_args(["newwrite", "x", "k"]);
-        assert_eq!(t.lookup(&cmd).key_indices(&cmd).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            t.lookup(&cmd).key_indices(&cmd).collect::<Vec<_>>(),
+            vec![2]
+        );
         assert!(!t.lookup(&cmd).readonly);
-        assert_eq!(t.lookup(&EncodedCommand::from_args(["newkeyless"])).route, Route::AnyMaster);
+        assert_eq!(
+            t.lookup(&EncodedCommand::from_args(["newkeyless"])).route,
+            Route::AnyMaster
+        );
     }
 }

@@ -45,24 +45,26 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, detail: impl Into<Box<str>>) -> Error {
-        Error { kind, detail: detail.into() }
+        Error {
+            kind,
+            detail: detail.into(),
+        }
     }
 
-    #[cfg(any())] // TEMP until multiplexer lands
     /// Maps a multiplexer error onto the router's kinds, keeping its message.
     pub(crate) fn from_mux(err: &multiplexer::Error) -> Error {
         use multiplexer::ErrorKind as M;
         let kind = match err.kind() {
             M::Timeout => ErrorKind::Timeout,
             M::Busy => ErrorKind::Busy,
-            M::ConnectionNotSent => ErrorKind::Connection,
+            M::ConnectionNotSent | M::Connect | M::Setup => ErrorKind::Connection,
             M::ConnectionIndeterminate => ErrorKind::Indeterminate,
             M::Protocol => ErrorKind::Protocol,
             M::Closed => ErrorKind::Closed,
             _ if !err.may_have_been_sent() => ErrorKind::Connection,
             _ => ErrorKind::Indeterminate,
         };
-        Error::new(kind, err.to_string())
+        Error::new(kind, format!("{err}"))
     }
 
     /// What kind of failure this is.
@@ -97,7 +99,11 @@ impl fmt::Display for Error {
             ErrorKind::InvalidInput => "invalid command",
             ErrorKind::Setup => "could not reach the cluster",
         };
-        if self.detail.is_empty() { f.write_str(what) } else { write!(f, "{what}: {}", self.detail) }
+        if self.detail.is_empty() {
+            f.write_str(what)
+        } else {
+            write!(f, "{what}: {}", self.detail)
+        }
     }
 }
 

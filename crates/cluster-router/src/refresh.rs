@@ -137,7 +137,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(count.load(Ordering::SeqCst), 2);
         gate.close();
-        tokio::time::timeout(Duration::from_secs(1), task).await.ok();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .ok();
     }
 
     #[tokio::test(start_paused = true)]
@@ -147,7 +149,12 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(61)).await;
         assert_eq!(count.load(Ordering::SeqCst), 2);
         gate.close();
-        assert!(tokio::time::timeout(Duration::from_secs(1), task).await.is_ok(), "loop did not end on close");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .is_ok(),
+            "loop did not end on close"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -155,6 +162,10 @@ mod tests {
         let gate = Arc::new(RefreshGate::default());
         let task = tokio::spawn(run(gate.clone(), TIMING, || None::<std::future::Ready<()>>));
         gate.request();
-        assert!(tokio::time::timeout(Duration::from_secs(1), task).await.is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .is_ok()
+        );
     }
 }

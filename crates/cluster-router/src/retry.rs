@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use cluster_topology::{Redirect, RedirectKind};
 use resp_codec::{ErrorCode, Frame};
 
 /// The router's reading of one reply.
@@ -19,43 +20,27 @@ pub(crate) enum Outcome {
     Refused { refresh: bool },
 }
 
-/// A parsed redirect.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Redirect {
-    pub(crate) slot: u16,
-    /// `host:port`; an empty host (`:6380`, sent when the node does not know its own IP) is filled
-    /// in by the caller with the host of the node that answered.
-    pub(crate) addr: String,
-}
-
 /// Classifies a reply. Only error frames are inspected; the check is one byte on the common path.
 pub(crate) fn classify(frame: &Frame) -> Outcome {
-    let Some(code) = frame.error_code() else { return Outcome::Done };
+    let Some(code) = frame.error_code() else {
+        return Outcome::Done;
+    };
     let text = match frame {
         Frame::SimpleError(b) | Frame::BulkError(b) => &b[..],
         _ => return Outcome::Done,
     };
     match code {
-        ErrorCode::Moved => parse_redirect(text).map_or(Outcome::Done, Outcome::Moved),
-        ErrorCode::Ask => parse_redirect(text).map_or(Outcome::Done, Outcome::Ask),
-        ErrorCode::ReadOnly | ErrorCode::ClusterDown | ErrorCode::MasterDown => Outcome::Refused { refresh: true },
+        ErrorCode::Moved | ErrorCode::Ask => match Redirect::parse(text) {
+            Some(r) if r.kind == RedirectKind::Moved => Outcome::Moved(r),
+            Some(r) => Outcome::Ask(r),
+            None => Outcome::Done,
+        },
+        ErrorCode::ReadOnly | ErrorCode::ClusterDown | ErrorCode::MasterDown => {
+            Outcome::Refused { refresh: true }
+        }
         ErrorCode::TryAgain | ErrorCode::Loading => Outcome::Refused { refresh: false },
         _ => Outcome::Done,
     }
-}
-
-/// Parses `MOVED 3999 127.0.0.1:6381` (or `ASK ...`) without the leading `-`.
-pub(crate) fn parse_redirect(text: &[u8]) -> Option<Redirect> {
-    let text = std::str::from_utf8(text).ok()?;
-    let mut words = text.split_ascii_whitespace();
-    let _kind = words.next()?;
-    let slot: u16 = words.next()?.parse().ok()?;
-    if slot >= hash_slot::Slot::COUNT {
-        return None;
-    }
-    let addr = words.next()?;
-    addr.rsplit_once(':')?.1.parse::<u16>().ok()?;
-    Some(Redirect { slot, addr: addr.to_owned() })
 }
 
 /// Capped exponential backoff with jitter, for refused commands and unsent connection failures.
@@ -68,13 +53,20 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Backoff {
-        Backoff { min, max: max.max(min), attempt: 0 }
+        Backoff {
+            min,
+            max: max.max(min),
+            attempt: 0,
+        }
     }
 
     /// The next pause: min * 2^attempt capped at max, then a random point in its upper half,
     /// so that many commands refused at once do not come back at once.
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let base = self.min.saturating_mul(1u32 << self.attempt.min(16)).min(self.max);
+        let base = self
+            .min
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(self.max);
         self.attempt = self.attempt.saturating_add(1);
         let half = base / 2;
         let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
@@ -103,19 +95,43 @@ mod tests {
 
     #[test]
     fn classifies_errors() {
-        let r = |slot, addr: &str| Redirect { slot, addr: addr.to_owned() };
-        check("MOVED 3999 127.0.0.1:6381", Outcome::Moved(r(3999, "127.0.0.1:6381")));
-        check("ASK 12 10.0.0.1:7000", Outcome::Ask(r(12, "10.0.0.1:7000")));
-        check("MOVED 1 :7000", Outcome::Moved(r(1, ":7000")));
+        let r = |text: &str| Redirect::parse(text.as_bytes()).unwrap_or_else(|| panic!("{text}"));
+        check(
+            "MOVED 3999 127.0.0.1:6381",
+            Outcome::Moved(r("MOVED 3999 127.0.0.1:6381")),
+        );
+        check(
+            "ASK 12 10.0.0.1:7000",
+            Outcome::Ask(r("ASK 12 10.0.0.1:7000")),
+        );
+        check("MOVED 1 :7000", Outcome::Moved(r("MOVED 1 :7000")));
         check("MOVED 16384 127.0.0.1:1", Outcome::Done);
         check("MOVED nonsense", Outcome::Done);
-        check("TRYAGAIN Multiple keys request during rehashing of slot", Outcome::Refused { refresh: false });
-        check("CLUSTERDOWN The cluster is down", Outcome::Refused { refresh: true });
-        check("LOADING Redis is loading the dataset in memory", Outcome::Refused { refresh: false });
-        check("MASTERDOWN Link with MASTER is down", Outcome::Refused { refresh: true });
-        check("READONLY You can't write against a read only replica.", Outcome::Refused { refresh: true });
+        check(
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            Outcome::Refused { refresh: false },
+        );
+        check(
+            "CLUSTERDOWN The cluster is down",
+            Outcome::Refused { refresh: true },
+        );
+        check(
+            "LOADING Redis is loading the dataset in memory",
+            Outcome::Refused { refresh: false },
+        );
+        check(
+            "MASTERDOWN Link with MASTER is down",
+            Outcome::Refused { refresh: true },
+        );
+        check(
+            "READONLY You can't write against a read only replica.",
+            Outcome::Refused { refresh: true },
+        );
         check("ERR unknown command", Outcome::Done);
-        check("CROSSSLOT Keys in request don't hash to the same slot", Outcome::Done);
+        check(
+            "CROSSSLOT Keys in request don't hash to the same slot",
+            Outcome::Done,
+        );
         assert_eq!(classify(&Frame::Integer(1)), Outcome::Done);
     }
 
@@ -125,7 +141,11 @@ mod tests {
         let delays: Vec<Duration> = (0..10).map(|_| b.next_delay()).collect();
         for (i, d) in delays.iter().enumerate() {
             let base = Duration::from_millis(10 * (1 << i.min(4))).min(Duration::from_millis(100));
-            assert!(*d >= base / 2 && *d <= base, "attempt {i}: {d:?} outside [{:?}, {base:?}]", base / 2);
+            assert!(
+                *d >= base / 2 && *d <= base,
+                "attempt {i}: {d:?} outside [{:?}, {base:?}]",
+                base / 2
+            );
         }
     }
 }

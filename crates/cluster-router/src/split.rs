@@ -29,7 +29,11 @@ pub(crate) enum Plan {
     /// Every key is in one slot (or there is no key): send the command unchanged.
     Whole(Option<Slot>),
     /// Keys in several slots: send the parts, then merge.
-    Split { kind: SplitKind, keys: usize, parts: Vec<Part> },
+    Split {
+        kind: SplitKind,
+        keys: usize,
+        parts: Vec<Part>,
+    },
 }
 
 /// The slot of every key of `cmd`, in key order; `None` when the command has no key.
@@ -85,7 +89,11 @@ pub(crate) fn plan(cmd: &EncodedCommand, info: &CommandInfo, kind: SplitKind) ->
                 }
                 positions.push((i - 1) / step);
             }
-            Part { slot, cmd: b.finish(), positions }
+            Part {
+                slot,
+                cmd: b.finish(),
+                positions,
+            }
         })
         .collect();
     Plan::Split { kind, keys, parts }
@@ -93,7 +101,12 @@ pub(crate) fn plan(cmd: &EncodedCommand, info: &CommandInfo, kind: SplitKind) ->
 
 /// Merges the replies of the parts (in part order) into the reply the whole command would have had.
 /// A server error in any part is returned as that error frame.
-pub(crate) fn merge_split(kind: SplitKind, keys: usize, parts: &[Part], replies: Vec<Frame>) -> Result<Frame, Error> {
+pub(crate) fn merge_split(
+    kind: SplitKind,
+    keys: usize,
+    parts: &[Part],
+    replies: Vec<Frame>,
+) -> Result<Frame, Error> {
     if let Some(err) = replies.iter().find(|f| f.is_error()) {
         return Ok(err.clone());
     }
@@ -106,7 +119,10 @@ pub(crate) fn merge_split(kind: SplitKind, keys: usize, parts: &[Part], replies:
                     other => return Err(unexpected(&other)),
                 };
                 if values.len() != part.positions.len() {
-                    return Err(Error::new(ErrorKind::Protocol, "split reply has the wrong length"));
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        "split reply has the wrong length",
+                    ));
                 }
                 for (pos, value) in part.positions.iter().zip(values) {
                     if let Some(slot) = out.get_mut(*pos) {
@@ -133,7 +149,10 @@ fn sum(replies: Vec<Frame>) -> Result<Frame, Error> {
 }
 
 fn unexpected(frame: &Frame) -> Error {
-    Error::new(ErrorKind::Protocol, format!("unexpected reply type in a merge: {frame:?}"))
+    Error::new(
+        ErrorKind::Protocol,
+        format!("unexpected reply type in a merge: {frame:?}"),
+    )
 }
 
 /// Merges the replies of a fan-out (one per master). A server error from any node wins.
@@ -142,9 +161,10 @@ pub(crate) fn merge_fanout(merge: Merge, replies: Vec<Frame>) -> Result<Frame, E
         return Ok(err.clone());
     }
     match merge {
-        Merge::AllEqual => {
-            replies.into_iter().next().ok_or_else(|| Error::new(ErrorKind::NoRoute, "no master to fan out to"))
-        }
+        Merge::AllEqual => replies
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::new(ErrorKind::NoRoute, "no master to fan out to")),
         Merge::Sum => sum(replies),
         Merge::Concat => {
             let mut out = Vec::new();
@@ -169,7 +189,9 @@ pub(crate) fn merge_fanout(merge: Merge, replies: Vec<Frame>) -> Result<Frame, E
                         .into_iter()
                         .zip(v)
                         .map(|(a, b)| match (a, b) {
-                            (Frame::Integer(x), Frame::Integer(y)) => Frame::Integer(i64::from(x != 0 && y != 0)),
+                            (Frame::Integer(x), Frame::Integer(y)) => {
+                                Frame::Integer(i64::from(x != 0 && y != 0))
+                            }
                             (Frame::Boolean(x), Frame::Boolean(y)) => Frame::Boolean(x && y),
                             (a, _) => a,
                         })
@@ -194,7 +216,9 @@ mod tests {
     fn check(args: &[&str], expected: &[&[u8]]) {
         let c = cmd(args);
         let info = CommandTable::builtin().lookup(&c);
-        let crate::command::Route::Split(kind) = info.route else { panic!("not splittable: {args:?}") };
+        let crate::command::Route::Split(kind) = info.route else {
+            panic!("not splittable: {args:?}")
+        };
         let got: Vec<Vec<u8>> = match plan(&c, &info, kind) {
             Plan::Whole(_) => vec![c.bytes().to_vec()],
             Plan::Split { parts, .. } => parts.iter().map(|p| p.cmd.bytes().to_vec()).collect(),
@@ -206,52 +230,108 @@ mod tests {
     #[test]
     fn splits_per_slot() {
         // {a} and {b} hash to different slots; a tag keeps keys together.
-        check(&["MGET", "{a}1", "{a}2"], &[b"*3\r\n$4\r\nMGET\r\n$4\r\n{a}1\r\n$4\r\n{a}2\r\n"]);
+        check(
+            &["MGET", "{a}1", "{a}2"],
+            &[b"*3\r\n$4\r\nMGET\r\n$4\r\n{a}1\r\n$4\r\n{a}2\r\n"],
+        );
         check(
             &["MGET", "{a}1", "{b}1", "{a}2"],
-            &[b"*3\r\n$4\r\nMGET\r\n$4\r\n{a}1\r\n$4\r\n{a}2\r\n", b"*2\r\n$4\r\nMGET\r\n$4\r\n{b}1\r\n"],
+            &[
+                b"*3\r\n$4\r\nMGET\r\n$4\r\n{a}1\r\n$4\r\n{a}2\r\n",
+                b"*2\r\n$4\r\nMGET\r\n$4\r\n{b}1\r\n",
+            ],
         );
         check(
             &["MSET", "{a}1", "x", "{b}1", "y"],
-            &[b"*3\r\n$4\r\nMSET\r\n$4\r\n{a}1\r\n$1\r\nx\r\n", b"*3\r\n$4\r\nMSET\r\n$4\r\n{b}1\r\n$1\r\ny\r\n"],
+            &[
+                b"*3\r\n$4\r\nMSET\r\n$4\r\n{a}1\r\n$1\r\nx\r\n",
+                b"*3\r\n$4\r\nMSET\r\n$4\r\n{b}1\r\n$1\r\ny\r\n",
+            ],
         );
         // Odd MSET goes whole: the server reports the arity error.
-        check(&["MSET", "{a}1", "x", "{b}1"], &[b"*4\r\n$4\r\nMSET\r\n$4\r\n{a}1\r\n$1\r\nx\r\n$4\r\n{b}1\r\n"]);
-        check(&["del", "{b}1", "{a}1"], &[b"*2\r\n$3\r\ndel\r\n$4\r\n{b}1\r\n", b"*2\r\n$3\r\ndel\r\n$4\r\n{a}1\r\n"]);
+        check(
+            &["MSET", "{a}1", "x", "{b}1"],
+            &[b"*4\r\n$4\r\nMSET\r\n$4\r\n{a}1\r\n$1\r\nx\r\n$4\r\n{b}1\r\n"],
+        );
+        check(
+            &["del", "{b}1", "{a}1"],
+            &[
+                b"*2\r\n$3\r\ndel\r\n$4\r\n{b}1\r\n",
+                b"*2\r\n$3\r\ndel\r\n$4\r\n{a}1\r\n",
+            ],
+        );
     }
 
     #[test]
     fn merges_in_key_order() {
         let c = cmd(&["MGET", "{a}1", "{b}1", "{a}2", "{b}2"]);
         let info = CommandTable::builtin().lookup(&c);
-        let Plan::Split { kind, keys, parts } = plan(&c, &info, SplitKind::Values) else { panic!("not split") };
+        let Plan::Split { kind, keys, parts } = plan(&c, &info, SplitKind::Values) else {
+            panic!("not split")
+        };
         let bulk = |s: &'static str| Frame::BulkString(Bytes::from_static(s.as_bytes()));
         let replies = vec![
             Frame::Array(vec![bulk("a1"), Frame::Null]),
             Frame::Array(vec![bulk("b1"), bulk("b2")]),
         ];
         let merged = merge_split(kind, keys, &parts, replies);
-        assert_eq!(merged.ok(), Some(Frame::Array(vec![bulk("a1"), bulk("b1"), Frame::Null, bulk("b2")])));
-        let sums = merge_split(SplitKind::Sum, 4, &parts, vec![Frame::Integer(2), Frame::Integer(1)]);
+        assert_eq!(
+            merged.ok(),
+            Some(Frame::Array(vec![
+                bulk("a1"),
+                bulk("b1"),
+                Frame::Null,
+                bulk("b2")
+            ]))
+        );
+        let sums = merge_split(
+            SplitKind::Sum,
+            4,
+            &parts,
+            vec![Frame::Integer(2), Frame::Integer(1)],
+        );
         assert_eq!(sums.ok(), Some(Frame::Integer(3)));
         let err = Frame::SimpleError(Bytes::from_static(b"WRONGTYPE x"));
-        let merged = merge_split(SplitKind::Sum, 4, &parts, vec![Frame::Integer(2), err.clone()]);
+        let merged = merge_split(
+            SplitKind::Sum,
+            4,
+            &parts,
+            vec![Frame::Integer(2), err.clone()],
+        );
         assert_eq!(merged.ok(), Some(err));
-        let short = merge_split(kind, keys, &parts, vec![Frame::Array(vec![]), Frame::Array(vec![])]);
+        let short = merge_split(
+            kind,
+            keys,
+            &parts,
+            vec![Frame::Array(vec![]), Frame::Array(vec![])],
+        );
         assert_eq!(short.map_err(|e| e.kind()).err(), Some(ErrorKind::Protocol));
     }
 
     #[test]
     fn fanout_merges() {
         let i = Frame::Integer;
-        assert_eq!(merge_fanout(Merge::Sum, vec![i(1), i(2), i(3)]).ok(), Some(i(6)));
+        assert_eq!(
+            merge_fanout(Merge::Sum, vec![i(1), i(2), i(3)]).ok(),
+            Some(i(6))
+        );
         let arr = |v: Vec<i64>| Frame::Array(v.into_iter().map(Frame::Integer).collect());
         assert_eq!(
-            merge_fanout(Merge::AndArrays, vec![arr(vec![1, 1, 0]), arr(vec![1, 0, 0])]).ok(),
+            merge_fanout(
+                Merge::AndArrays,
+                vec![arr(vec![1, 1, 0]), arr(vec![1, 0, 0])]
+            )
+            .ok(),
             Some(arr(vec![1, 0, 0]))
         );
-        assert_eq!(merge_fanout(Merge::Concat, vec![arr(vec![1]), arr(vec![2, 3])]).ok(), Some(arr(vec![1, 2, 3])));
+        assert_eq!(
+            merge_fanout(Merge::Concat, vec![arr(vec![1]), arr(vec![2, 3])]).ok(),
+            Some(arr(vec![1, 2, 3]))
+        );
         let pong = Frame::SimpleString(Bytes::from_static(b"PONG"));
-        assert_eq!(merge_fanout(Merge::AllEqual, vec![pong.clone(), pong.clone()]).ok(), Some(pong));
+        assert_eq!(
+            merge_fanout(Merge::AllEqual, vec![pong.clone(), pong.clone()]).ok(),
+            Some(pong)
+        );
     }
 }

@@ -1,0 +1,101 @@
+//! Router settings and per-call options.
+
+use std::time::Duration;
+
+use multiplexer::ConnectionConfig;
+use tokio::time::Instant;
+
+/// Settings of a [`crate::Router`]. Build with [`RouterConfig::new`] and adjust the public fields.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RouterConfig {
+    /// `host:port` of one or more cluster nodes; any one that answers is enough.
+    pub seeds: Vec<String>,
+    /// Template for every node connection; `addr` is replaced per node, `readonly` is set when
+    /// `read_from_replicas` is on.
+    pub connection: ConnectionConfig,
+    /// Multiplexed connections per node.
+    pub connections_per_node: usize,
+    /// Redirects (MOVED + ASK) one command may follow before failing with `TooManyRedirects`.
+    pub max_redirects: u32,
+    /// Send read-only commands to an online replica of the slot (master when none is up).
+    pub read_from_replicas: bool,
+    /// How often the topology is checked when nothing asked for a refresh.
+    pub periodic_check: Duration,
+    /// How long the refresh loop waits after a request so a burst of requests becomes one refresh.
+    pub refresh_coalesce: Duration,
+    /// Least time between two refreshes.
+    pub min_refresh_interval: Duration,
+    /// Bound on one topology fetch from one node during a refresh.
+    pub refresh_timeout: Duration,
+    /// First pause before retrying a refused command or an unsent one.
+    pub retry_backoff_min: Duration,
+    /// Cap of the retry pause.
+    pub retry_backoff_max: Duration,
+    /// Deadline of a command when the caller gives none ([`crate::Router::options`]).
+    pub default_timeout: Duration,
+}
+
+impl RouterConfig {
+    /// Defaults for the given seeds (`host:port`).
+    pub fn new<S: Into<String>>(seeds: impl IntoIterator<Item = S>) -> RouterConfig {
+        RouterConfig {
+            seeds: seeds.into_iter().map(Into::into).collect(),
+            connection: ConnectionConfig::new(""),
+            connections_per_node: 1,
+            // Five covers a MOVED and an ASK during a migration plus a stale view after a failover;
+            // more than that is a loop (redis/redis #12743), not progress.
+            max_redirects: 5,
+            read_from_replicas: false,
+            // glide checks every 60 s, Lettuce defaults to 60 s; MOVED and connection errors trigger a
+            // refresh anyway, so the periodic check only catches silent changes (added replicas).
+            periodic_check: Duration::from_secs(30),
+            // go-redis merges refresh requests over about 200 ms; 100 ms already turns a burst of
+            // MOVED replies from one reshard step into one refresh while keeping recovery quick.
+            refresh_coalesce: Duration::from_millis(100),
+            // Bounds refresh traffic to 2 per second per client during a failover (ioredis #203 was a
+            // refresh per failing command), yet notices a promoted replica within half a second.
+            min_refresh_interval: Duration::from_millis(500),
+            // A healthy node answers CLUSTER SHARDS in well under a millisecond; one second rides out
+            // a loaded machine while a hung (SIGSTOPped) node cannot stall the refresh.
+            refresh_timeout: Duration::from_secs(1),
+            // TRYAGAIN during a migration clears in milliseconds; start small.
+            retry_backoff_min: Duration::from_millis(10),
+            // CLUSTERDOWN after a master crash lasts 0.6-1.1 s: polling every <= 200 ms resumes within
+            // a fifth of a second of the cluster becoming ok without hammering it.
+            retry_backoff_max: Duration::from_millis(200),
+            // Five seconds: a Redis 7 failover with cluster-node-timeout 1 s makes every shard answer
+            // CLUSTERDOWN for up to 1.1 s and promotes the replica 2.0-2.5 s after the crash, so a
+            // command issued during the failover still succeeds within its deadline instead of failing fast.
+            default_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The connection settings for one node.
+    pub(crate) fn node_connection(&self, addr: &str) -> ConnectionConfig {
+        self.connection
+            .clone()
+            .addr(addr)
+            .readonly(self.read_from_replicas)
+    }
+}
+
+/// Per-call options.
+#[derive(Clone, Debug)]
+pub struct SendOptions {
+    /// The call returns by this instant, whatever happens (redirects, retries, reconnects included).
+    pub deadline: Instant,
+    /// The caller vouches that running the command twice is harmless: the router may re-send it after a
+    /// connection loss even when it may already have run.
+    pub retry_safe: bool,
+}
+
+impl SendOptions {
+    /// A deadline `timeout` from now; not retry-safe.
+    pub fn with_timeout(timeout: Duration) -> SendOptions {
+        SendOptions {
+            deadline: Instant::now() + timeout,
+            retry_safe: false,
+        }
+    }
+}

@@ -1,0 +1,1283 @@
+//! The router: an immutable topology snapshot behind an `ArcSwap`, one lazily connected `Pool` per node,
+//! the redirect/retry loop, pipelines, transactions, fan-out and the refresh task.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use cluster_topology::{NodeAddr, Redirect, Topology, choose_view};
+use futures_util::future::{join, join_all};
+use hash_slot::Slot;
+use multiplexer::{ConnectionConfig, Multiplexer, Pool};
+use resp_codec::{EncodedCommand, Frame};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::command::{CommandInfo, CommandTable, Merge, Route};
+use crate::config::{RouterConfig, SendOptions};
+use crate::error::{Error, ErrorKind};
+use crate::refresh::{self, RefreshGate, Timing};
+use crate::retry::{Backoff, Outcome, classify, random_u64};
+use crate::split::{self, Part, Plan, merge_fanout, merge_split};
+use crate::stats::{Counters, NodeStats, RouterStats, bump, get};
+
+/// One cluster node as the router sees it: its address and its connections, made on first use.
+#[derive(Debug)]
+pub(crate) struct NodeHandle {
+    addr: NodeAddr,
+    key: String,
+    pool: OnceCell<Pool>,
+}
+
+impl NodeHandle {
+    fn new(addr: NodeAddr) -> NodeHandle {
+        NodeHandle {
+            key: addr.to_string(),
+            addr,
+            pool: OnceCell::new(),
+        }
+    }
+
+    /// Connected now (a pool exists and one of its connections is up).
+    fn is_up(&self) -> bool {
+        self.pool.get().is_some_and(Pool::is_connected)
+    }
+
+    /// A pool exists and every connection of it is down: a poor choice for a topology fetch.
+    fn is_known_down(&self) -> bool {
+        self.pool.get().is_some_and(|p| !p.is_connected())
+    }
+}
+
+/// An immutable snapshot: the topology plus the node handles, indexed like `topo.nodes()`.
+#[derive(Debug)]
+pub(crate) struct View {
+    topo: Topology,
+    nodes: Box<[Arc<NodeHandle>]>,
+    /// Indices of the masters that serve slots (fan-out, keyless commands).
+    masters: Box<[usize]>,
+}
+
+/// A failed attempt: the router's error plus whether the command may have reached the server.
+#[derive(Clone, Debug)]
+struct Fail {
+    err: Error,
+    sent: bool,
+}
+
+impl Fail {
+    fn from_mux(e: multiplexer::Error) -> Fail {
+        Fail {
+            sent: e.may_have_been_sent(),
+            err: Error::from_mux(&e),
+        }
+    }
+    fn not_sent(err: Error) -> Fail {
+        Fail { err, sent: false }
+    }
+}
+
+/// Where an attempt goes.
+#[derive(Clone, Debug)]
+enum Target {
+    /// The master (or, for reads with replicas enabled, a replica) of the slot; `None`: any master.
+    Slot(Option<Slot>),
+    /// This node (fan-out, SCAN).
+    Node(Arc<NodeHandle>),
+}
+
+/// One command of a pipeline after splitting.
+#[derive(Debug)]
+struct Unit {
+    cmd: EncodedCommand,
+    info: CommandInfo,
+    slot: Option<Slot>,
+}
+
+pub(crate) struct Inner {
+    config: RouterConfig,
+    view: ArcSwap<View>,
+    /// Every node handle by `host:port`. Locked only to change the view (MOVED patch, refresh),
+    /// never on the command path, and never held across an await.
+    registry: Mutex<HashMap<String, Arc<NodeHandle>>>,
+    table: CommandTable,
+    gate: Arc<RefreshGate>,
+    counters: Counters,
+    /// Round-robin cursor for keyless commands and replica choice.
+    rr: AtomicUsize,
+    asking: EncodedCommand,
+    multi: EncodedCommand,
+    exec: EncodedCommand,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.gate.close();
+        for h in lock(&self.registry).values() {
+            if let Some(p) = h.pool.get() {
+                p.close();
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the registry lock cannot leave it inconsistent (each change is one insert
+    // or retain), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A Redis Cluster client core: routes commands by slot over multiplexed node connections.
+///
+/// Cheap to clone; the background refresh task ends when the last clone is dropped.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("seeds", &self.inner.config.seeds)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn fetch_topology(pool: &Pool, host: &str, deadline: Instant) -> Result<Topology, Error> {
+    let shards = EncodedCommand::from_args(["CLUSTER", "SHARDS"]);
+    let reply = pool
+        .send_by(&shards, deadline)
+        .await
+        .map_err(|e| Error::from_mux(&e))?;
+    let parsed = if reply.is_error() {
+        // Redis < 7 has no CLUSTER SHARDS.
+        let slots = EncodedCommand::from_args(["CLUSTER", "SLOTS"]);
+        let reply = pool
+            .send_by(&slots, deadline)
+            .await
+            .map_err(|e| Error::from_mux(&e))?;
+        if reply.is_error() {
+            return Err(Error::new(
+                ErrorKind::Setup,
+                format!("{}: CLUSTER SLOTS failed: {reply:?}", pool.addr()),
+            ));
+        }
+        Topology::from_cluster_slots(&reply, host)
+    } else {
+        Topology::from_cluster_shards(&reply, host)
+    };
+    parsed.map_err(|e| Error::new(ErrorKind::Protocol, e.to_string()))
+}
+
+fn seed_host(seed: &str) -> &str {
+    let host = seed.rsplit_once(':').map_or(seed, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+impl Router {
+    /// Connects to the cluster: asks every seed for its view in parallel, picks the majority view,
+    /// learns the server's command table, connects to every master and starts the refresh task.
+    /// One seed down does not prevent start-up. Must be called inside a tokio runtime.
+    pub async fn connect(config: RouterConfig) -> Result<Router, Error> {
+        if config.seeds.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, "no seeds"));
+        }
+        let deadline = Instant::now() + config.connection.connect_timeout + config.refresh_timeout;
+        let fetches = config.seeds.iter().map(|seed| {
+            let cfg = config
+                .connection
+                .clone()
+                .addr(seed.as_str())
+                .readonly(false);
+            async move {
+                let mux = tokio::time::timeout_at(deadline, Multiplexer::connect(cfg))
+                    .await
+                    .map_err(|_| {
+                        Error::new(ErrorKind::Timeout, format!("{seed}: connect timed out"))
+                    })?
+                    .map_err(|e| Error::from_mux(&e))?;
+                let pool = Pool::from_connections(vec![mux]);
+                let topo = fetch_topology(&pool, seed_host(seed), deadline).await;
+                Ok::<_, Error>((pool, topo))
+            }
+        });
+        let mut views = Vec::new();
+        let mut pools = Vec::new();
+        let mut last_err = None;
+        for r in join_all(fetches).await {
+            match r {
+                Ok((pool, Ok(topo))) => {
+                    views.push(topo);
+                    pools.push(pool);
+                }
+                Ok((pool, Err(e))) => {
+                    pool.close();
+                    last_err = Some(e);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let Some(topo) = choose_view(&views)
+            .filter(|t| t.covered_slots() > 0)
+            .cloned()
+        else {
+            for p in &pools {
+                p.close();
+            }
+            let why = last_err.map_or_else(|| "no slots covered".to_owned(), |e| e.to_string());
+            return Err(Error::new(ErrorKind::Setup, why));
+        };
+        // Learn every command the server has (module commands, newer commands) once.
+        let mut table = CommandTable::builtin();
+        if let Some(pool) = pools.first() {
+            if let Ok(reply) = pool
+                .send_by(&EncodedCommand::from_args(["COMMAND"]), deadline)
+                .await
+            {
+                table.learn(&reply);
+            }
+        }
+        for p in &pools {
+            p.close();
+        }
+        let inner = Arc::new(Inner {
+            view: ArcSwap::from_pointee(View {
+                topo: Topology::empty(),
+                nodes: Box::new([]),
+                masters: Box::new([]),
+            }),
+            registry: Mutex::new(HashMap::new()),
+            table,
+            gate: Arc::new(RefreshGate::default()),
+            counters: Counters::default(),
+            rr: AtomicUsize::new(0),
+            asking: EncodedCommand::from_args(["ASKING"]),
+            multi: EncodedCommand::from_args(["MULTI"]),
+            exec: EncodedCommand::from_args(["EXEC"]),
+            config,
+        });
+        inner.install(&mut lock(&inner.registry), topo);
+        inner
+            .connect_nodes(Instant::now() + inner.config.connection.connect_timeout)
+            .await;
+
+        let timing = Timing {
+            periodic: inner.config.periodic_check,
+            coalesce: inner.config.refresh_coalesce,
+            min_interval: inner.config.min_refresh_interval,
+        };
+        let weak = Arc::downgrade(&inner);
+        // The one task the router owns: it holds only a Weak, so it never keeps the router alive.
+        tokio::spawn(refresh::run(inner.gate.clone(), timing, move || {
+            let inner = weak.upgrade()?;
+            Some(async move { inner.refresh().await })
+        }));
+        Ok(Router { inner })
+    }
+
+    /// Tells whether the server at `addr` runs in cluster mode (`INFO cluster` says `cluster_enabled:1`).
+    pub async fn is_cluster(addr: &str, conn: &ConnectionConfig) -> Result<bool, Error> {
+        let cfg = conn.clone().addr(addr);
+        let mux = Multiplexer::connect(cfg)
+            .await
+            .map_err(|e| Error::from_mux(&e))?;
+        let reply = mux
+            .send(&EncodedCommand::from_args(["INFO", "cluster"]))
+            .await;
+        mux.close();
+        let reply = reply.map_err(|e| Error::from_mux(&e))?;
+        let text: &[u8] = match &reply {
+            Frame::BulkString(b) | Frame::SimpleString(b) => b,
+            Frame::VerbatimString { text, .. } => text,
+            _ => return Ok(false),
+        };
+        Ok(text.windows(17).any(|w| w == b"cluster_enabled:1"))
+    }
+
+    /// Options with the configured default deadline (`RouterConfig::default_timeout` from now).
+    pub fn options(&self) -> SendOptions {
+        SendOptions::with_timeout(self.inner.config.default_timeout)
+    }
+
+    /// Sends one command, routed by the slot of its keys; keyless commands go to any master,
+    /// fan-out commands (PING, DBSIZE, FLUSHALL, KEYS, SCRIPT LOAD/FLUSH/EXISTS, ...) to every master
+    /// with the replies merged; MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across slots are split per slot and merged
+    /// (not atomic). MOVED, ASK and refusals are handled here; other server errors come back as
+    /// `Ok(Frame::SimpleError(..))`.
+    pub async fn send(&self, cmd: &EncodedCommand, opts: &SendOptions) -> Result<Frame, Error> {
+        self.inner.send(cmd, opts).await
+    }
+
+    /// Sends commands for any slots: grouped by node, each group written back to back, the groups in
+    /// parallel, replies in input order. A redirect re-sends only the command that got it.
+    /// A pipeline that spans nodes is not atomic, and neither is its order across nodes.
+    pub async fn pipeline(
+        &self,
+        cmds: &[EncodedCommand],
+        opts: &SendOptions,
+    ) -> Vec<Result<Frame, Error>> {
+        self.inner.pipeline(cmds, opts).await
+    }
+
+    /// `MULTI`, the commands and `EXEC` as one unit on one connection. Every key must be in one slot:
+    /// otherwise `ErrorKind::CrossSlot` before anything is sent. Returns the EXEC reply.
+    pub async fn transaction(
+        &self,
+        cmds: &[EncodedCommand],
+        opts: &SendOptions,
+    ) -> Result<Frame, Error> {
+        self.inner.transaction(cmds, opts).await
+    }
+
+    /// A cluster-wide SCAN: walks every master of the current view, one cursor per master.
+    pub fn scan(&self, pattern: Option<Bytes>, count: Option<u32>) -> ClusterScan {
+        let view = self.inner.view.load();
+        let nodes = view
+            .masters
+            .iter()
+            .filter_map(|&i| view.nodes.get(i).cloned())
+            .collect();
+        ClusterScan {
+            router: self.clone(),
+            nodes,
+            at: 0,
+            cursor: Bytes::from_static(b"0"),
+            pattern,
+            count,
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> RouterStats {
+        self.inner.stats()
+    }
+
+    /// The `host:port` of every master serving slots in the current view.
+    pub fn masters(&self) -> Vec<String> {
+        let view = self.inner.view.load();
+        view.masters
+            .iter()
+            .filter_map(|&i| view.nodes.get(i))
+            .map(|h| h.key.clone())
+            .collect()
+    }
+
+    /// Asks for a topology refresh (coalesced with any other request).
+    pub fn request_refresh(&self) {
+        self.inner.gate.request();
+    }
+}
+
+impl Inner {
+    // ---- topology -------------------------------------------------------------------------------------
+
+    /// Publishes `topo` as the new snapshot, reusing node handles by address; closes the connections of
+    /// nodes that left (each finishes its in-flight commands first). Caller holds the registry lock.
+    fn install(&self, registry: &mut HashMap<String, Arc<NodeHandle>>, topo: Topology) {
+        let nodes: Box<[Arc<NodeHandle>]> = topo
+            .nodes()
+            .iter()
+            .map(|n| {
+                registry
+                    .entry(n.addr.to_string())
+                    .or_insert_with(|| Arc::new(NodeHandle::new(n.addr.clone())))
+                    .clone()
+            })
+            .collect();
+        let keep: HashSet<&str> = nodes.iter().map(|h| h.key.as_str()).collect();
+        registry.retain(|key, h| {
+            let stays = keep.contains(key.as_str());
+            if !stays {
+                if let Some(p) = h.pool.get() {
+                    p.close();
+                }
+            }
+            stays
+        });
+        let masters = topo.masters().map(|i| i.get()).collect();
+        self.view.store(Arc::new(View {
+            topo,
+            nodes,
+            masters,
+        }));
+    }
+
+    /// Patches one slot after `MOVED` (unless the snapshot already says so) and asks for a refresh.
+    fn apply_moved(&self, r: &Redirect, from: &NodeHandle) {
+        let to = if r.addr.has_empty_host() {
+            r.addr.with_default_host(from.addr.host())
+        } else {
+            r.addr.clone()
+        };
+        {
+            let mut registry = lock(&self.registry);
+            let view = self.view.load();
+            let current = view.topo.master_for(r.slot).and_then(|i| view.topo.get(i));
+            if current.is_none_or(|n| n.addr != to) {
+                let topo = view.topo.with_slot_moved(r.slot, &to);
+                self.install(&mut registry, topo);
+            }
+        }
+        self.gate.request();
+    }
+
+    /// The handle for an address (an ASK target), created if the snapshot does not know it.
+    fn handle_for(&self, addr: &NodeAddr) -> Arc<NodeHandle> {
+        {
+            let view = self.view.load();
+            if let Some(h) = view.topo.find(addr).and_then(|i| view.nodes.get(i.get())) {
+                return h.clone();
+            }
+        }
+        lock(&self.registry)
+            .entry(addr.to_string())
+            .or_insert_with(|| Arc::new(NodeHandle::new(addr.clone())))
+            .clone()
+    }
+
+    /// The pool of `node`, connecting on first use (one connect at a time per node) within `deadline`.
+    async fn pool<'h>(&self, node: &'h NodeHandle, deadline: Instant) -> Result<&'h Pool, Fail> {
+        if let Some(p) = node.pool.get() {
+            return Ok(p);
+        }
+        let connect = node.pool.get_or_try_init(|| async {
+            let cfg = self.config.node_connection(&node.key);
+            Pool::connect(cfg, self.config.connections_per_node)
+                .await
+                .map_err(Fail::from_mux)
+        });
+        match tokio::time::timeout_at(deadline, connect).await {
+            Ok(r) => r,
+            Err(_) => Err(Fail {
+                err: Error::new(ErrorKind::Timeout, format!("{}: connect", node.key)),
+                sent: false,
+            }),
+        }
+    }
+
+    /// Connects every master (and replica, when reads may go there) that has no pool yet, in parallel.
+    async fn connect_nodes(&self, deadline: Instant) {
+        let view = self.view.load_full();
+        let wanted = view.nodes.iter().enumerate().filter(|(i, h)| {
+            h.pool.get().is_none()
+                && (view.masters.contains(i)
+                    || (self.config.read_from_replicas
+                        && view
+                            .topo
+                            .nodes()
+                            .get(*i)
+                            .is_some_and(|n| n.health.is_usable() && n.reachable)))
+        });
+        join_all(wanted.map(|(_, h)| async move { self.pool(h, deadline).await.map(|_| ()) }))
+            .await;
+    }
+
+    /// One refresh: ask about log2(n)+1 nodes (not known to be down) for their view, choose the majority,
+    /// swap it in if it differs from ours, then connect new nodes. Falls back to the seeds.
+    async fn refresh(&self) {
+        bump(&self.counters.refreshes);
+        let view = self.view.load_full();
+        let deadline = Instant::now() + self.config.refresh_timeout;
+        let mut candidates: Vec<Arc<NodeHandle>> = view
+            .nodes
+            .iter()
+            .zip(view.topo.nodes())
+            .filter(|(h, n)| n.reachable && n.health.is_usable() && !h.is_known_down())
+            .map(|(h, _)| h.clone())
+            .collect();
+        // Fisher-Yates with a cheap random source: spreads the refresh load over the cluster.
+        for i in (1..candidates.len()).rev() {
+            let j = usize::try_from(random_u64() % (i as u64 + 1)).unwrap_or(0);
+            candidates.swap(i, j);
+        }
+        let n = view.nodes.len().max(1);
+        let sample = (usize::BITS - n.leading_zeros()) as usize; // floor(log2 n) + 1
+        candidates.truncate(sample);
+        let mut views = self.fetch_views(&candidates, deadline).await;
+        if views.is_empty() {
+            let seeds: Vec<Arc<NodeHandle>> = self
+                .config
+                .seeds
+                .iter()
+                .filter_map(|s| NodeAddr::parse(s).ok())
+                .map(|a| self.handle_for(&a))
+                .collect();
+            views = self
+                .fetch_views(&seeds, Instant::now() + self.config.refresh_timeout)
+                .await;
+        }
+        let Some(best) = choose_view(&views).filter(|t| t.covered_slots() > 0) else {
+            return;
+        };
+        if best.fingerprint() != view.topo.fingerprint() {
+            let mut registry = lock(&self.registry);
+            self.install(&mut registry, best.clone());
+            bump(&self.counters.topology_changes);
+            tracing::debug!(slots = best.covered_slots(), "topology changed");
+        }
+        self.connect_nodes(Instant::now() + self.config.connection.connect_timeout)
+            .await;
+    }
+
+    async fn fetch_views(&self, nodes: &[Arc<NodeHandle>], deadline: Instant) -> Vec<Topology> {
+        let fetches = nodes.iter().map(|h| async move {
+            let pool = self.pool(h, deadline).await.map_err(|f| f.err)?;
+            tokio::time::timeout_at(deadline, fetch_topology(pool, h.addr.host(), deadline))
+                .await
+                .map_err(|_| Error::new(ErrorKind::Timeout, "topology fetch"))?
+        });
+        join_all(fetches)
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect()
+    }
+
+    // ---- routing ---------------------------------------------------------------------------------------
+
+    /// The node for a target in the current snapshot: one `ArcSwap` load, one table lookup, one `Arc` clone.
+    fn route(&self, target: &Target, readonly: bool) -> Option<Arc<NodeHandle>> {
+        let view = self.view.load();
+        route_in(
+            &view,
+            target,
+            readonly && self.config.read_from_replicas,
+            &self.rr,
+        )
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff::new(self.config.retry_backoff_min, self.config.retry_backoff_max)
+    }
+
+    /// Sleeps the next backoff step unless that would pass the deadline (then returns false).
+    async fn pause(&self, backoff: &mut Backoff, deadline: Instant) -> bool {
+        let until = Instant::now() + backoff.next_delay();
+        if until >= deadline {
+            return false;
+        }
+        tokio::time::sleep_until(until).await;
+        true
+    }
+
+    /// One attempt on one node; with `asking`, `ASKING` and the command go as one unit.
+    async fn attempt(
+        &self,
+        node: &NodeHandle,
+        cmd: &EncodedCommand,
+        asking: bool,
+        deadline: Instant,
+    ) -> Result<Frame, Fail> {
+        let pool = self.pool(node, deadline).await?;
+        if asking {
+            let batch = [self.asking.clone(), cmd.clone()];
+            let mut replies = pool.send_batch(&batch, deadline).await;
+            match replies.pop() {
+                Some(r) => r.map_err(Fail::from_mux),
+                None => Err(Fail::not_sent(Error::new(
+                    ErrorKind::Protocol,
+                    "empty batch reply",
+                ))),
+            }
+        } else {
+            pool.send_by(cmd, deadline).await.map_err(Fail::from_mux)
+        }
+    }
+
+    /// The redirect / retry loop of one command. `first` is a result already obtained (from a pipeline
+    /// batch) to continue from.
+    async fn drive(
+        &self,
+        cmd: &EncodedCommand,
+        info: &CommandInfo,
+        mut target: Target,
+        opts: &SendOptions,
+        mut first: Option<(Arc<NodeHandle>, Result<Frame, Fail>)>,
+    ) -> Result<Frame, Error> {
+        let deadline = opts.deadline;
+        let mut redirects = 0u32;
+        let mut backoff = self.backoff();
+        let mut ask: Option<Arc<NodeHandle>> = None;
+        loop {
+            let (node, result) = match first.take() {
+                Some(done) => done,
+                None => {
+                    let (node, asking) = match ask.take() {
+                        Some(n) => (n, true),
+                        None => match self.route(&target, info.readonly) {
+                            Some(n) => (n, false),
+                            None => {
+                                self.gate.request();
+                                if !self.pause(&mut backoff, deadline).await {
+                                    return Err(Error::new(
+                                        ErrorKind::NoRoute,
+                                        format!("{target:?}"),
+                                    ));
+                                }
+                                continue;
+                            }
+                        },
+                    };
+                    let r = self.attempt(&node, cmd, asking, deadline).await;
+                    (node, r)
+                }
+            };
+            match result {
+                Ok(frame) => match classify(&frame) {
+                    Outcome::Done => return Ok(frame),
+                    Outcome::Moved(r) => {
+                        bump(&self.counters.moved);
+                        redirects += 1;
+                        if redirects > self.config.max_redirects {
+                            return Err(Error::new(
+                                ErrorKind::TooManyRedirects,
+                                format!("last: MOVED {} {}", r.slot, r.addr),
+                            ));
+                        }
+                        self.apply_moved(&r, &node);
+                        target = Target::Slot(Some(r.slot));
+                    }
+                    Outcome::Ask(r) => {
+                        bump(&self.counters.ask);
+                        redirects += 1;
+                        if redirects > self.config.max_redirects {
+                            return Err(Error::new(
+                                ErrorKind::TooManyRedirects,
+                                format!("last: ASK {} {}", r.slot, r.addr),
+                            ));
+                        }
+                        let to = if r.addr.has_empty_host() {
+                            r.addr.with_default_host(node.addr.host())
+                        } else {
+                            r.addr
+                        };
+                        ask = Some(self.handle_for(&to));
+                    }
+                    Outcome::Refused { refresh } => {
+                        if refresh {
+                            self.gate.request();
+                        }
+                        if !self.pause(&mut backoff, deadline).await {
+                            // Out of time: the server's refusal is the most precise answer we have.
+                            return Ok(frame);
+                        }
+                        bump(&self.counters.retries);
+                    }
+                },
+                Err(fail) => {
+                    if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
+                        return Err(fail.err);
+                    }
+                    // The node may be gone: learn the topology from another node.
+                    self.gate.request();
+                    if fail.sent && !(opts.retry_safe || info.is_idempotent(cmd)) {
+                        bump(&self.counters.indeterminate);
+                        return Err(Error::new(ErrorKind::Indeterminate, fail.err.to_string()));
+                    }
+                    if !self.pause(&mut backoff, deadline).await {
+                        return Err(fail.err);
+                    }
+                    bump(&self.counters.retries);
+                }
+            }
+        }
+    }
+
+    // ---- entry points ----------------------------------------------------------------------------------
+
+    async fn send(&self, cmd: &EncodedCommand, opts: &SendOptions) -> Result<Frame, Error> {
+        if cmd.argc() == 0 {
+            return Err(Error::new(ErrorKind::InvalidInput, "empty command"));
+        }
+        let info = self.table.lookup(cmd);
+        match info.route {
+            Route::Keyed | Route::AnyMaster => {
+                self.drive(cmd, &info, Target::Slot(first_slot(cmd, &info)), opts, None)
+                    .await
+            }
+            Route::FanOut(merge) => self.fan_out(cmd, &info, merge, opts).await,
+            Route::Split(kind) => match split::plan(cmd, &info, kind) {
+                Plan::Whole(slot) => self.drive(cmd, &info, Target::Slot(slot), opts, None).await,
+                Plan::Split { kind, keys, parts } => {
+                    let units: Vec<Unit> = parts
+                        .iter()
+                        .map(|p| Unit {
+                            cmd: p.cmd.clone(),
+                            info,
+                            slot: Some(p.slot),
+                        })
+                        .collect();
+                    let results = self.run_units(&units, opts).await;
+                    merge_parts(kind, keys, &parts, results)
+                }
+            },
+        }
+    }
+
+    async fn fan_out(
+        &self,
+        cmd: &EncodedCommand,
+        info: &CommandInfo,
+        merge: Merge,
+        opts: &SendOptions,
+    ) -> Result<Frame, Error> {
+        let masters: Vec<Arc<NodeHandle>> = {
+            let view = self.view.load();
+            view.masters
+                .iter()
+                .filter_map(|&i| view.nodes.get(i).cloned())
+                .collect()
+        };
+        if masters.is_empty() {
+            return Err(Error::new(ErrorKind::NoRoute, "no master"));
+        }
+        let replies = join_all(
+            masters
+                .into_iter()
+                .map(|n| self.drive(cmd, info, Target::Node(n), opts, None)),
+        )
+        .await;
+        let frames = replies.into_iter().collect::<Result<Vec<Frame>, Error>>()?;
+        merge_fanout(merge, frames)
+    }
+
+    async fn pipeline(
+        &self,
+        cmds: &[EncodedCommand],
+        opts: &SendOptions,
+    ) -> Vec<Result<Frame, Error>> {
+        enum Slotting {
+            Unit(usize),
+            Split {
+                kind: crate::command::SplitKind,
+                keys: usize,
+                parts: Vec<Part>,
+                first: usize,
+            },
+            FanOut,
+            Invalid,
+        }
+        let mut units = Vec::with_capacity(cmds.len());
+        let mut plans = Vec::with_capacity(cmds.len());
+        let mut fanouts = Vec::new();
+        for (i, cmd) in cmds.iter().enumerate() {
+            if cmd.argc() == 0 {
+                plans.push(Slotting::Invalid);
+                continue;
+            }
+            let info = self.table.lookup(cmd);
+            let plan = match info.route {
+                Route::Keyed | Route::AnyMaster => {
+                    units.push(Unit {
+                        cmd: cmd.clone(),
+                        info,
+                        slot: first_slot(cmd, &info),
+                    });
+                    Slotting::Unit(units.len() - 1)
+                }
+                Route::FanOut(merge) => {
+                    fanouts.push((i, info, merge));
+                    Slotting::FanOut
+                }
+                Route::Split(kind) => match split::plan(cmd, &info, kind) {
+                    Plan::Whole(slot) => {
+                        units.push(Unit {
+                            cmd: cmd.clone(),
+                            info,
+                            slot,
+                        });
+                        Slotting::Unit(units.len() - 1)
+                    }
+                    Plan::Split { kind, keys, parts } => {
+                        let first = units.len();
+                        units.extend(parts.iter().map(|p| Unit {
+                            cmd: p.cmd.clone(),
+                            info,
+                            slot: Some(p.slot),
+                        }));
+                        Slotting::Split {
+                            kind,
+                            keys,
+                            parts,
+                            first,
+                        }
+                    }
+                },
+            };
+            plans.push(plan);
+        }
+        let fan_futs = fanouts.iter().map(|(i, info, merge)| async move {
+            let cmd = cmds
+                .get(*i)
+                .map_or_else(|| EncodedCommand::from_args(["PING"]), Clone::clone);
+            (*i, self.fan_out(&cmd, info, *merge, opts).await)
+        });
+        let (unit_results, fan_results) =
+            join(self.run_units(&units, opts), join_all(fan_futs)).await;
+        let mut unit_results: Vec<Option<Result<Frame, Error>>> =
+            unit_results.into_iter().map(Some).collect();
+        let mut fan_results: HashMap<usize, Result<Frame, Error>> =
+            fan_results.into_iter().collect();
+        let missing = || {
+            Err(Error::new(
+                ErrorKind::Protocol,
+                "internal: missing pipeline result",
+            ))
+        };
+        plans
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| match plan {
+                Slotting::Unit(u) => unit_results
+                    .get_mut(u)
+                    .and_then(Option::take)
+                    .unwrap_or_else(missing),
+                Slotting::Split {
+                    kind,
+                    keys,
+                    parts,
+                    first,
+                } => {
+                    let results = (first..first + parts.len())
+                        .map(|u| {
+                            unit_results
+                                .get_mut(u)
+                                .and_then(Option::take)
+                                .unwrap_or_else(missing)
+                        })
+                        .collect();
+                    merge_parts(kind, keys, &parts, results)
+                }
+                Slotting::FanOut => fan_results.remove(&i).unwrap_or_else(missing),
+                Slotting::Invalid => Err(Error::new(ErrorKind::InvalidInput, "empty command")),
+            })
+            .collect()
+    }
+
+    /// Sends units grouped by node (one back-to-back batch per node, nodes in parallel, no task per group);
+    /// a unit whose reply is a redirect or refusal continues alone through [`Inner::drive`].
+    async fn run_units(&self, units: &[Unit], opts: &SendOptions) -> Vec<Result<Frame, Error>> {
+        let mut groups: Vec<(Arc<NodeHandle>, Vec<usize>)> = Vec::new();
+        let mut unrouted = Vec::new();
+        {
+            let view = self.view.load();
+            let replicas = self.config.read_from_replicas;
+            for (i, u) in units.iter().enumerate() {
+                match route_in(
+                    &view,
+                    &Target::Slot(u.slot),
+                    replicas && u.info.readonly,
+                    &self.rr,
+                ) {
+                    Some(node) => match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &node)) {
+                        Some((_, members)) => members.push(i),
+                        None => groups.push((node, vec![i])),
+                    },
+                    None => unrouted.push(i),
+                }
+            }
+        }
+        let group_futs = groups
+            .into_iter()
+            .map(|(node, members)| self.run_group(node, members, units, opts));
+        let lone_futs = unrouted.into_iter().map(|i| async move {
+            let r = match units.get(i) {
+                Some(u) => {
+                    self.drive(&u.cmd, &u.info, Target::Slot(u.slot), opts, None)
+                        .await
+                }
+                None => Err(Error::new(ErrorKind::Protocol, "internal: unit index")),
+            };
+            vec![(i, r)]
+        });
+        let (grouped, lone) = join(join_all(group_futs), join_all(lone_futs)).await;
+        let mut out: Vec<Option<Result<Frame, Error>>> = (0..units.len()).map(|_| None).collect();
+        for (i, r) in grouped
+            .into_iter()
+            .flatten()
+            .chain(lone.into_iter().flatten())
+        {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::new(
+                        ErrorKind::Protocol,
+                        "internal: missing unit result",
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    async fn run_group(
+        &self,
+        node: Arc<NodeHandle>,
+        members: Vec<usize>,
+        units: &[Unit],
+        opts: &SendOptions,
+    ) -> Vec<(usize, Result<Frame, Error>)> {
+        let batch: Vec<EncodedCommand> = members
+            .iter()
+            .filter_map(|&i| units.get(i))
+            .map(|u| u.cmd.clone())
+            .collect();
+        let results: Vec<Result<Frame, Fail>> = match self.pool(&node, opts.deadline).await {
+            Ok(pool) if batch.len() == 1 => match batch.first() {
+                Some(cmd) => vec![
+                    pool.send_by(cmd, opts.deadline)
+                        .await
+                        .map_err(Fail::from_mux),
+                ],
+                None => Vec::new(),
+            },
+            Ok(pool) => pool
+                .send_batch(&batch, opts.deadline)
+                .await
+                .into_iter()
+                .map(|r| r.map_err(Fail::from_mux))
+                .collect(),
+            Err(fail) => vec![Err(fail); batch.len()],
+        };
+        let mut out = Vec::with_capacity(members.len());
+        // Redirected or refused commands are retried one by one in their pipeline order, so two commands
+        // on the same key that were both redirected still run in the order the caller gave.
+        for (i, r) in members.into_iter().zip(results) {
+            let Some(u) = units.get(i) else { continue };
+            let res = match r {
+                Ok(frame) if classify(&frame) == Outcome::Done => Ok(frame),
+                other => {
+                    self.drive(
+                        &u.cmd,
+                        &u.info,
+                        Target::Slot(u.slot),
+                        opts,
+                        Some((node.clone(), other)),
+                    )
+                    .await
+                }
+            };
+            out.push((i, res));
+        }
+        out
+    }
+
+    async fn transaction(
+        &self,
+        cmds: &[EncodedCommand],
+        opts: &SendOptions,
+    ) -> Result<Frame, Error> {
+        let mut slot: Option<Slot> = None;
+        let mut all_readonly = true;
+        let mut idempotent = true;
+        for cmd in cmds {
+            if cmd.argc() == 0 {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "empty command in transaction",
+                ));
+            }
+            let info = self.table.lookup(cmd);
+            all_readonly &= info.readonly;
+            idempotent &= info.is_idempotent(cmd);
+            match split::single_slot(cmd, &info) {
+                Err(()) => {
+                    return Err(Error::new(
+                        ErrorKind::CrossSlot,
+                        "a command's keys span slots",
+                    ));
+                }
+                Ok(Some(s)) if slot.is_some_and(|prev| prev != s) => {
+                    return Err(Error::new(
+                        ErrorKind::CrossSlot,
+                        "the transaction's keys span slots",
+                    ));
+                }
+                Ok(Some(s)) => slot = Some(s),
+                Ok(None) => {}
+            }
+        }
+        let _ = all_readonly; // transactions always go to the master: EXEC on a replica would refuse writes
+        let mut batch = Vec::with_capacity(cmds.len() + 3);
+        batch.push(self.asking.clone());
+        batch.push(self.multi.clone());
+        batch.extend(cmds.iter().cloned());
+        batch.push(self.exec.clone());
+        let deadline = opts.deadline;
+        let mut target = Target::Slot(slot);
+        let mut ask: Option<Arc<NodeHandle>> = None;
+        let mut redirects = 0u32;
+        let mut backoff = self.backoff();
+        loop {
+            let (node, asking) = match ask.take() {
+                Some(n) => (n, true),
+                None => match self.route(&target, false) {
+                    Some(n) => (n, false),
+                    None => {
+                        self.gate.request();
+                        if !self.pause(&mut backoff, deadline).await {
+                            return Err(Error::new(ErrorKind::NoRoute, "transaction"));
+                        }
+                        continue;
+                    }
+                },
+            };
+            // ASKING before MULTI stays in force for the whole transaction (the server keeps the flag while
+            // the client is in MULTI), so the ASK retry is the same unit with ASKING in front.
+            let unit = if asking {
+                &batch[..]
+            } else {
+                batch.get(1..).unwrap_or_default()
+            };
+            let replies = match self.pool(&node, deadline).await {
+                Ok(pool) => pool
+                    .send_batch(unit, deadline)
+                    .await
+                    .into_iter()
+                    .map(|r| r.map_err(Fail::from_mux))
+                    .collect(),
+                Err(fail) => vec![Err(fail)],
+            };
+            let exec = replies.last().cloned();
+            match exec {
+                Some(Ok(frame)) if !is_execabort(&frame) => return Ok(frame),
+                Some(Ok(frame)) => {
+                    // EXECABORT: nothing ran. Find why among the queued replies.
+                    let why = replies
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok())
+                        .map(classify)
+                        .find(|o| *o != Outcome::Done);
+                    match why {
+                        Some(Outcome::Moved(r)) => {
+                            bump(&self.counters.moved);
+                            redirects += 1;
+                            if redirects > self.config.max_redirects {
+                                return Err(Error::new(ErrorKind::TooManyRedirects, "transaction"));
+                            }
+                            self.apply_moved(&r, &node);
+                            target = Target::Slot(Some(r.slot));
+                        }
+                        Some(Outcome::Ask(r)) => {
+                            bump(&self.counters.ask);
+                            redirects += 1;
+                            if redirects > self.config.max_redirects {
+                                return Err(Error::new(ErrorKind::TooManyRedirects, "transaction"));
+                            }
+                            let to = if r.addr.has_empty_host() {
+                                r.addr.with_default_host(node.addr.host())
+                            } else {
+                                r.addr
+                            };
+                            ask = Some(self.handle_for(&to));
+                        }
+                        Some(Outcome::Refused { refresh }) => {
+                            if refresh {
+                                self.gate.request();
+                            }
+                            if !self.pause(&mut backoff, deadline).await {
+                                return Ok(frame);
+                            }
+                            bump(&self.counters.retries);
+                        }
+                        _ => return Ok(frame),
+                    }
+                }
+                Some(Err(fail)) => {
+                    if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
+                        return Err(fail.err);
+                    }
+                    self.gate.request();
+                    let any_sent = replies
+                        .iter()
+                        .any(|r| r.as_ref().err().is_none_or(|f| f.sent));
+                    if any_sent && !(opts.retry_safe || idempotent) {
+                        bump(&self.counters.indeterminate);
+                        return Err(Error::new(ErrorKind::Indeterminate, fail.err.to_string()));
+                    }
+                    if !self.pause(&mut backoff, deadline).await {
+                        return Err(fail.err);
+                    }
+                    bump(&self.counters.retries);
+                }
+                None => return Err(Error::new(ErrorKind::Protocol, "no EXEC reply")),
+            }
+        }
+    }
+
+    fn stats(&self) -> RouterStats {
+        let c = &self.counters;
+        let mut stats = RouterStats {
+            moved: get(&c.moved),
+            ask: get(&c.ask),
+            retries: get(&c.retries),
+            indeterminate: get(&c.indeterminate),
+            refresh_requests: self.gate.requests.load(Ordering::Relaxed),
+            refreshes: get(&c.refreshes),
+            topology_changes: get(&c.topology_changes),
+            ..RouterStats::default()
+        };
+        for (key, h) in lock(&self.registry).iter() {
+            let Some(pool) = h.pool.get() else { continue };
+            let s = pool.stats();
+            stats.connects += s.connects;
+            stats.reconnects += s.reconnects;
+            stats.nodes.push(NodeStats {
+                addr: key.clone(),
+                in_flight: pool.in_flight(),
+                connected: h.is_up(),
+            });
+        }
+        stats.nodes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        stats
+    }
+}
+
+fn is_execabort(frame: &Frame) -> bool {
+    match frame {
+        Frame::SimpleError(b) | Frame::BulkError(b) => b.starts_with(b"EXECABORT"),
+        _ => false,
+    }
+}
+
+/// The slot of the first key (the server checks the rest and answers CROSSSLOT itself).
+fn first_slot(cmd: &EncodedCommand, info: &CommandInfo) -> Option<Slot> {
+    info.key_indices(cmd)
+        .next()
+        .and_then(|i| cmd.arg(i))
+        .map(Slot::for_key)
+}
+
+fn route_in(
+    view: &View,
+    target: &Target,
+    replica_ok: bool,
+    rr: &AtomicUsize,
+) -> Option<Arc<NodeHandle>> {
+    match target {
+        Target::Node(n) => Some(n.clone()),
+        Target::Slot(Some(slot)) => {
+            let master = view.topo.master_for(*slot)?;
+            if replica_ok {
+                let replicas = view.topo.replicas_for(*slot);
+                if !replicas.is_empty() {
+                    // Relaxed: only spreads load.
+                    let start = rr.fetch_add(1, Ordering::Relaxed);
+                    let up = (0..replicas.len())
+                        .filter_map(|k| replicas.get((start + k) % replicas.len()))
+                        .filter_map(|r| view.nodes.get(r.get()))
+                        .find(|h| h.is_up());
+                    if let Some(h) = up {
+                        return Some(h.clone());
+                    }
+                }
+            }
+            view.nodes.get(master.get()).cloned()
+        }
+        Target::Slot(None) => {
+            let n = view.masters.len();
+            if n == 0 {
+                return None;
+            }
+            // Relaxed: only spreads load.
+            let i = rr.fetch_add(1, Ordering::Relaxed) % n;
+            view.masters
+                .get(i)
+                .and_then(|&m| view.nodes.get(m))
+                .cloned()
+        }
+    }
+}
+
+fn merge_parts(
+    kind: crate::command::SplitKind,
+    keys: usize,
+    parts: &[Part],
+    results: Vec<Result<Frame, Error>>,
+) -> Result<Frame, Error> {
+    let frames = results.into_iter().collect::<Result<Vec<Frame>, Error>>()?;
+    merge_split(kind, keys, parts, frames)
+}
+
+/// A cluster-wide `SCAN`: one cursor per master of the view taken when the scan started.
+///
+/// Keys are yielded in batches; a key present for the whole scan is yielded at least once (SCAN's
+/// guarantee, per master). A master that fails over mid-scan ends the scan with an error.
+#[derive(Debug)]
+pub struct ClusterScan {
+    router: Router,
+    nodes: Vec<Arc<NodeHandle>>,
+    at: usize,
+    cursor: Bytes,
+    pattern: Option<Bytes>,
+    count: Option<u32>,
+}
+
+impl ClusterScan {
+    /// The next batch of keys, or `None` when every master has been walked.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, Error> {
+        loop {
+            let Some(node) = self.nodes.get(self.at).cloned() else {
+                return Ok(None);
+            };
+            let mut b = resp_codec::CommandBuilder::new("SCAN");
+            b.arg(&self.cursor);
+            if let Some(p) = &self.pattern {
+                b.arg(b"MATCH").arg(p);
+            }
+            if let Some(n) = self.count {
+                b.arg(b"COUNT").arg_u64(u64::from(n));
+            }
+            let cmd = b.finish();
+            let inner = &self.router.inner;
+            let info = inner.table.lookup(&cmd);
+            let opts = self.router.options();
+            let reply = inner
+                .drive(&cmd, &info, Target::Node(node), &opts, None)
+                .await?;
+            let (cursor, keys) = parse_scan(reply)?;
+            if &cursor[..] == b"0" {
+                self.at += 1;
+                self.cursor = Bytes::from_static(b"0");
+            } else {
+                self.cursor = cursor;
+            }
+            if !keys.is_empty() {
+                return Ok(Some(keys));
+            }
+        }
+    }
+}
+
+fn parse_scan(reply: Frame) -> Result<(Bytes, Vec<Bytes>), Error> {
+    let bad = |f: &Frame| Error::new(ErrorKind::Protocol, format!("unexpected SCAN reply: {f:?}"));
+    let Frame::Array(mut parts) = reply else {
+        return Err(bad(&reply));
+    };
+    if parts.len() != 2 {
+        return Err(bad(&Frame::Array(parts)));
+    }
+    let keys = parts.pop();
+    let cursor = parts.pop();
+    match (cursor, keys) {
+        (Some(Frame::BulkString(c)), Some(Frame::Array(keys))) => {
+            let keys = keys
+                .into_iter()
+                .filter_map(|k| match k {
+                    Frame::BulkString(b) => Some(b),
+                    _ => None,
+                })
+                .collect();
+            Ok((c, keys))
+        }
+        (c, k) => Err(Error::new(
+            ErrorKind::Protocol,
+            format!("unexpected SCAN reply: {c:?} {k:?}"),
+        )),
+    }
+}

@@ -1,0 +1,320 @@
+//! Faults under load: a crashed master, a forced failover of a hung master, a node that stops answering.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cluster_router::{ErrorKind, Router, SendOptions};
+use hash_slot::Slot;
+use rand::Rng;
+use resp_codec::Frame;
+use test_support::{Cluster, ClusterSpec, Role};
+use tokio::time::Instant;
+
+use crate::{cmd, connect, run, value};
+
+/// Keys (with their owner's index) spread over every master.
+fn keys_by_owner(cluster: &Cluster, n: usize) -> Vec<(String, usize)> {
+    (0..n)
+        .map(|i| {
+            let k = format!("f:{i}");
+            let owner = cluster
+                .slot_owner(Slot::for_key(k.as_bytes()).get())
+                .expect("owner");
+            (k, owner)
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+struct Event {
+    at: Instant,
+    what: String,
+}
+
+/// INCR workers that log every failure with its time; returns (stop flag, handles, failures, successes per key).
+struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    failures: Arc<Mutex<Vec<Event>>>,
+    hangs: Arc<Mutex<usize>>,
+}
+
+fn start_load(router: &Router, keys: Arc<Vec<String>>, tasks: usize) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let hangs: Arc<Mutex<usize>> = Arc::default();
+    let tasks = (0..tasks)
+        .map(|_| {
+            let (router, keys, stop, failures, hangs) = (
+                router.clone(),
+                keys.clone(),
+                stop.clone(),
+                failures.clone(),
+                hangs.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let k = keys[rand::rng().random_range(0..keys.len())].clone();
+                    let opts = router.options();
+                    // The router must return by its deadline; a second of grace catches hangs.
+                    let limit = opts.deadline + Duration::from_secs(1);
+                    let r = tokio::time::timeout_at(
+                        limit,
+                        router.send(&cmd(["INCR", k.as_str()]), &opts),
+                    )
+                    .await;
+                    if let Ok(Err(e)) = &r {
+                        // Only typed errors: checked by matching the kind.
+                        assert!(
+                            matches!(
+                                e.kind(),
+                                ErrorKind::Indeterminate
+                                    | ErrorKind::Timeout
+                                    | ErrorKind::Connection
+                                    | ErrorKind::NoRoute
+                            ),
+                            "unexpected error kind {e:?}"
+                        );
+                    }
+                    match r {
+                        Err(_) => *hangs.lock().unwrap() += 1,
+                        Ok(Ok(Frame::Integer(_))) => {}
+                        Ok(other) => failures.lock().unwrap().push(Event {
+                            at: Instant::now(),
+                            what: format!("{other:?}"),
+                        }),
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        })
+        .collect();
+    Load {
+        stop,
+        tasks,
+        failures,
+        hangs,
+    }
+}
+
+impl Load {
+    async fn finish(self) -> (Vec<Event>, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.expect("load task");
+        }
+        let f = std::mem::take(&mut *self.failures.lock().unwrap());
+        let h = *self.hangs.lock().unwrap();
+        (f, h)
+    }
+}
+
+/// Polls `key` until a SET succeeds; returns when.
+async fn wait_recovered(router: &Router, key: &str, give_up: Duration) -> Option<Instant> {
+    let end = Instant::now() + give_up;
+    while Instant::now() < end {
+        let opts = SendOptions::with_timeout(Duration::from_millis(500));
+        if let Ok(Frame::SimpleString(_)) = router.send(&cmd(["SET", key, "1"]), &opts).await {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[test]
+fn failover_under_load_recovers_by_itself() {
+    let spec = ClusterSpec {
+        masters: 3,
+        replicas_per_master: 1,
+        node_timeout_ms: 1000,
+        base_port: None,
+    };
+    let node_timeout = Duration::from_millis(spec.node_timeout_ms);
+    let cluster = Arc::new(Cluster::start(spec).expect("cluster"));
+    let masters: Vec<usize> = (0..cluster.nodes().len())
+        .filter(|&i| cluster.node(i).initial_role() == Role::Master)
+        .collect();
+    let keyed = keys_by_owner(&cluster, 300);
+    let (crash, hang) = (masters[0], masters[1]);
+    let crash_key = keyed
+        .iter()
+        .find(|(_, o)| *o == crash)
+        .expect("key on crashed shard")
+        .0
+        .clone();
+    let hang_key = keyed
+        .iter()
+        .find(|(_, o)| *o == hang)
+        .expect("key on hung shard")
+        .0
+        .clone();
+    let hang_replica = cluster.replicas_of(hang).expect("replicas")[0];
+    let keys: Arc<Vec<String>> = Arc::new(keyed.into_iter().map(|(k, _)| k).collect());
+    let seeds = cluster.seed_addrs();
+    let c = cluster.clone();
+    run(Duration::from_secs(90), async move {
+        let router = connect(seeds).await;
+
+        // 1. kill -9 a master.
+        let load = start_load(&router, keys.clone(), 32);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t0 = Instant::now();
+        let c2 = c.clone();
+        tokio::task::spawn_blocking(move || c2.kill(crash))
+            .await
+            .expect("kill");
+        let recovered = wait_recovered(&router, &crash_key, Duration::from_secs(15))
+            .await
+            .expect("recovers");
+        let took = recovered - t0;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let (failures, hangs) = load.finish().await;
+        eprintln!(
+            "crash: recovered in {took:?}, {} failures (first: {:?}), stats {:?}",
+            failures.len(),
+            failures.first().map(|f| &f.what),
+            router.stats()
+        );
+        assert_eq!(hangs, 0, "no call outlives its deadline");
+        assert!(
+            took <= node_timeout + Duration::from_secs(2),
+            "recovered after {took:?}"
+        );
+        for f in &failures {
+            assert!(
+                f.at >= t0 && f.at <= recovered + Duration::from_millis(300),
+                "failure outside the window: {f:?}"
+            );
+        }
+        let s = router.stats();
+        assert!(
+            s.nodes.iter().all(|n| n.in_flight == 0 || !n.connected),
+            "in-flight drains: {s:?}"
+        );
+
+        // 2. Fast variant on another shard (another replica, so no double election):
+        //    SIGSTOP the master, CLUSTER FAILOVER TAKEOVER on its replica, SIGCONT.
+        let load = start_load(&router, keys.clone(), 32);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t1 = Instant::now();
+        let c3 = c.clone();
+        tokio::task::spawn_blocking(move || {
+            c3.node(hang).stop_signal();
+            let r = c3.failover(hang_replica, "TAKEOVER", Duration::from_secs(10));
+            c3.node(hang).cont_signal();
+            r
+        })
+        .await
+        .expect("join")
+        .expect("takeover");
+        let recovered = wait_recovered(&router, &hang_key, Duration::from_secs(10))
+            .await
+            .expect("recovers");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (failures, hangs) = load.finish().await;
+        eprintln!(
+            "takeover: recovered in {:?}, {} failures",
+            recovered - t1,
+            failures.len()
+        );
+        assert_eq!(hangs, 0);
+        for f in &failures {
+            assert!(
+                f.at >= t1 && f.at <= recovered + Duration::from_millis(300),
+                "failure outside the window: {f:?}"
+            );
+        }
+        let got = router
+            .send(&cmd(["GET", hang_key.as_str()]), &router.options())
+            .await
+            .expect("GET");
+        assert!(value(&got).is_some());
+    });
+}
+
+#[test]
+fn a_hung_node_slows_only_its_own_slots() {
+    // Node timeout well above the pause so the cluster does not fail the node over.
+    let spec = ClusterSpec {
+        masters: 3,
+        replicas_per_master: 0,
+        node_timeout_ms: 6000,
+        base_port: None,
+    };
+    let cluster = Arc::new(Cluster::start(spec).expect("cluster"));
+    let keyed = keys_by_owner(&cluster, 300);
+    let stopped = 0usize;
+    let others: Arc<Vec<String>> = Arc::new(
+        keyed
+            .iter()
+            .filter(|(_, o)| *o != stopped)
+            .map(|(k, _)| k.clone())
+            .collect(),
+    );
+    let mine: Arc<Vec<String>> = Arc::new(
+        keyed
+            .iter()
+            .filter(|(_, o)| *o == stopped)
+            .map(|(k, _)| k.clone())
+            .collect(),
+    );
+    let seeds = cluster.seed_addrs();
+    let c = cluster.clone();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let timeout = Duration::from_secs(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let mut tasks = Vec::new();
+        for t in 0..20 {
+            let (router, stop, latencies) = (router.clone(), stop.clone(), latencies.clone());
+            let keys = if t < 16 { others.clone() } else { mine.clone() };
+            let measure = t < 16;
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let k = keys[rand::rng().random_range(0..keys.len())].clone();
+                    let start = Instant::now();
+                    let r = router
+                        .send(
+                            &cmd(["SET", k.as_str(), "v"]),
+                            &SendOptions::with_timeout(timeout),
+                        )
+                        .await;
+                    if measure {
+                        assert!(r.is_ok(), "other shards keep working: {r:?}");
+                        latencies.lock().unwrap().push(start.elapsed());
+                    } else if let Err(e) = r {
+                        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        latencies.lock().unwrap().clear();
+        c.node(stopped).stop_signal();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut during = std::mem::take(&mut *latencies.lock().unwrap());
+        c.node(stopped).cont_signal();
+        let back = wait_recovered(&router, &mine[0], Duration::from_secs(5)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await.expect("task");
+        }
+        assert!(back.is_some(), "the node's slots work again after SIGCONT");
+        during.sort();
+        assert!(
+            during.len() > 200,
+            "other shards were served: {}",
+            during.len()
+        );
+        let p99 = during[during.len() * 99 / 100];
+        eprintln!(
+            "hung node: {} commands on other shards, p99 {p99:?}",
+            during.len()
+        );
+        assert!(p99 < timeout / 4, "p99 on healthy shards {p99:?}");
+    });
+}

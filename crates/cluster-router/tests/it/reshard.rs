@@ -1,0 +1,117 @@
+//! Live resharding under load: slots move between masters while 64 tasks INCRBY their keys.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hash_slot::Slot;
+use rand::Rng;
+use resp_codec::Frame;
+use test_support::{Cluster, ClusterSpec};
+
+use crate::{cmd, connect, run, value};
+
+#[test]
+fn live_resharding_loses_nothing_and_surfaces_no_error() {
+    let cluster = Arc::new(
+        Cluster::start(ClusterSpec {
+            masters: 3,
+            replicas_per_master: 0,
+            node_timeout_ms: 2000,
+            base_port: None,
+        })
+        .expect("cluster"),
+    );
+    // About 200 keys over 4 slots owned by master 0 (a hash tag per slot).
+    let mut tags = Vec::new();
+    let mut i = 0;
+    while tags.len() < 4 {
+        let tag = format!("rs{i}");
+        i += 1;
+        let slot = Slot::for_key(tag.as_bytes()).get();
+        if cluster.slot_owner(slot).expect("owner") == 0 {
+            tags.push((tag, slot));
+        }
+    }
+    let keys: Arc<Vec<String>> = Arc::new(
+        tags.iter()
+            .flat_map(|(t, _)| (0..50).map(move |n| format!("{{{t}}}:{n}")))
+            .collect(),
+    );
+    let seeds = cluster.seed_addrs();
+    let c = cluster.clone();
+    run(Duration::from_secs(90), async move {
+        let router = connect(seeds).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let counts: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
+        let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (router, keys, counts, errors, stop) = (
+                    router.clone(),
+                    keys.clone(),
+                    counts.clone(),
+                    errors.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        let k = keys[rand::rng().random_range(0..keys.len())].clone();
+                        match router
+                            .send(&cmd(["INCRBY", k.as_str(), "1"]), &router.options())
+                            .await
+                        {
+                            Ok(Frame::Integer(_)) => {
+                                *counts.lock().unwrap().entry(k).or_default() += 1
+                            }
+                            other => errors.lock().unwrap().push(format!("{k}: {other:?}")),
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Move every slot 0 -> 1 in small batches (so ASK is likely), then back 1 -> 0.
+        let migrate = tokio::task::spawn_blocking(move || {
+            for (from, to) in [(0usize, 1usize), (1, 0)] {
+                for (_, slot) in &tags {
+                    c.begin_slot_migration(*slot, from, to).expect("begin");
+                    while c.migrate_slot_keys(*slot, from, to, 5).expect("migrate") > 0 {
+                        std::thread::sleep(Duration::from_millis(15));
+                    }
+                    c.finish_slot_migration(*slot, from, to).expect("finish");
+                }
+            }
+        });
+        migrate.await.expect("migration");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let errors = errors.lock().unwrap().clone();
+        assert!(
+            errors.is_empty(),
+            "{} errors reached callers, first: {:?}",
+            errors.len(),
+            errors.first()
+        );
+        let counts = counts.lock().unwrap().clone();
+        for (k, n) in &counts {
+            let got = router
+                .send(&cmd(["GET", k.as_str()]), &router.options())
+                .await
+                .expect("GET");
+            assert_eq!(value(&got), Some(n.to_string().into_bytes()), "{k}");
+        }
+        let s = router.stats();
+        assert!(s.moved > 0, "MOVED followed: {s:?}");
+        assert!(s.ask > 0, "ASK followed: {s:?}");
+        assert!(s.refreshes < 40, "refreshes coalesced: {s:?}");
+        eprintln!(
+            "reshard: {} INCRBY, stats {s:?}",
+            counts.values().sum::<i64>()
+        );
+    });
+}

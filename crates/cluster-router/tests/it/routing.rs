@@ -1,0 +1,399 @@
+//! Routing, pipelines, multi-key splitting, fan-out, transactions and scan on the shared cluster.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cluster_router::{ErrorKind, Router};
+use hash_slot::Slot;
+use rand::Rng;
+use resp_codec::Frame;
+use test_support::{shared_cluster, shared_server};
+
+use crate::{bulk, cmd, connect, int, ok, prefix, run, value};
+
+fn seeds() -> Vec<String> {
+    shared_cluster().seed_addrs()
+}
+
+fn random_binary_key(rng: &mut impl Rng, prefix: &str) -> Vec<u8> {
+    let mut k = prefix.as_bytes().to_vec();
+    let n = rng.random_range(1..24);
+    k.extend((0..n).map(|_| rng.random::<u8>()));
+    k
+}
+
+#[test]
+fn ten_thousand_random_keys_round_trip() {
+    let seeds = seeds();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let p = prefix("rt");
+        let tasks: Vec<_> = (0..64)
+            .map(|t| {
+                let router = router.clone();
+                let p = format!("{p}{t}:");
+                tokio::spawn(async move {
+                    let pairs: Vec<(Vec<u8>, Vec<u8>)> = {
+                        let mut rng = rand::rng();
+                        (0..157)
+                            .map(|_| {
+                                let key = random_binary_key(&mut rng, &p);
+                                let val =
+                                    (0..rng.random_range(0..64)).map(|_| rng.random()).collect();
+                                (key, val)
+                            })
+                            .collect()
+                    };
+                    for (key, val) in pairs {
+                        let opts = router.options();
+                        let r = router
+                            .send(&cmd([&b"SET"[..], &key[..], &val[..]]), &opts)
+                            .await;
+                        assert_eq!(r.expect("SET"), ok());
+                        let got = router
+                            .send(&cmd([&b"GET"[..], &key[..]]), &router.options())
+                            .await
+                            .expect("GET");
+                        assert_eq!(value(&got), Some(val), "key {key:?}");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let s = router.stats();
+        assert_eq!(s.moved, 0, "a stable cluster redirects nothing: {s:?}");
+        assert!(
+            s.nodes.iter().all(|n| n.in_flight == 0),
+            "in-flight returns to zero: {s:?}"
+        );
+    });
+}
+
+#[test]
+fn pipeline_of_1000_commands_replies_in_order() {
+    let seeds = seeds();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let p = prefix("pipe");
+        let keys: Vec<String> = (0..1000).map(|i| format!("{p}{i}")).collect();
+        let sets: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| cmd(["SET", k.as_str(), &i.to_string()]))
+            .collect();
+        let replies = router.pipeline(&sets, &router.options()).await;
+        assert_eq!(replies.len(), 1000);
+        assert!(replies.iter().all(|r| r.as_ref().ok() == Some(&ok())));
+        // Mixed: GETs, keyless ECHOs, a cross-slot MGET and a fan-out DBSIZE, all in caller order.
+        let mut mixed = Vec::new();
+        let mut expected = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            match i % 10 {
+                3 => {
+                    mixed.push(cmd(["ECHO", &format!("e{i}")]));
+                    expected.push(Some(bulk(format!("e{i}"))));
+                }
+                7 => {
+                    let other = &keys[(i * 7919) % 1000];
+                    mixed.push(cmd(["MGET", k.as_str(), other.as_str()]));
+                    let j = (i * 7919) % 1000;
+                    expected.push(Some(Frame::Array(vec![
+                        bulk(i.to_string()),
+                        bulk(j.to_string()),
+                    ])));
+                }
+                9 => {
+                    mixed.push(cmd(["DBSIZE"]));
+                    expected.push(None);
+                }
+                _ => {
+                    mixed.push(cmd(["GET", k.as_str()]));
+                    expected.push(Some(bulk(i.to_string())));
+                }
+            }
+        }
+        let replies = router.pipeline(&mixed, &router.options()).await;
+        assert_eq!(replies.len(), mixed.len());
+        for (i, (r, e)) in replies.iter().zip(&expected).enumerate() {
+            let r = r.as_ref().unwrap_or_else(|e| panic!("command {i}: {e}"));
+            match e {
+                Some(e) => assert_eq!(r, e, "command {i}"),
+                None => assert!(int(r) >= 1000, "DBSIZE {r:?}"),
+            }
+        }
+    });
+}
+
+#[test]
+fn mixed_10keys_from_64_tasks_give_exact_counters() {
+    let seeds = seeds();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let p = prefix("rate");
+        let keys: Arc<Vec<String>> = Arc::new((0..200).map(|i| format!("{p}{i}")).collect());
+        let counts: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (router, keys, counts) = (router.clone(), keys.clone(), counts.clone());
+                tokio::spawn(async move {
+                    for _ in 0..30 {
+                        let picked: Vec<String> = {
+                            let mut rng = rand::rng();
+                            (0..10)
+                                .map(|_| keys[rng.random_range(0..keys.len())].clone())
+                                .collect()
+                        };
+                        let mut batch = Vec::new();
+                        for k in &picked {
+                            batch.push(cmd(["INCRBY", k.as_str(), "1"]));
+                            batch.push(cmd(["EXPIRE", k.as_str(), "60"]));
+                        }
+                        let replies = router.pipeline(&batch, &router.options()).await;
+                        let mut counts = counts.lock().unwrap();
+                        for (k, r) in picked.iter().zip(replies.chunks(2)) {
+                            assert!(matches!(r[0], Ok(Frame::Integer(_))), "{r:?}");
+                            assert_eq!(r[1].as_ref().ok(), Some(&Frame::Integer(1)));
+                            *counts.entry(k.clone()).or_default() += 1;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let counts = counts.lock().unwrap().clone();
+        assert_eq!(counts.values().sum::<i64>(), 64 * 30 * 10);
+        let gets: Vec<_> = counts.keys().map(|k| cmd(["GET", k.as_str()])).collect();
+        let replies = router.pipeline(&gets, &router.options()).await;
+        for ((k, n), r) in counts.iter().zip(replies) {
+            assert_eq!(
+                value(&r.expect("GET")),
+                Some(n.to_string().into_bytes()),
+                "{k}"
+            );
+        }
+    });
+}
+
+#[test]
+fn multi_key_commands_match_key_by_key() {
+    let seeds = seeds();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let p = prefix("mk");
+        let keys: Vec<String> = (0..1000).map(|i| format!("{p}{i}")).collect();
+        let slots: HashSet<Slot> = keys.iter().map(|k| Slot::for_key(k.as_bytes())).collect();
+        assert!(slots.len() > 900, "keys spread over many slots");
+        let o = router.options();
+        let mut mset = vec!["MSET".to_owned()];
+        for (i, k) in keys.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            mset.push(k.clone());
+            mset.push(format!("v{i}"));
+        }
+        assert_eq!(router.send(&cmd(&mset), &o).await.expect("MSET"), ok());
+        let mut mget = vec!["MGET".to_owned()];
+        mget.extend(keys.iter().cloned());
+        let Frame::Array(values) = router.send(&cmd(&mget), &o).await.expect("MGET") else {
+            panic!("MGET array")
+        };
+        assert_eq!(values.len(), 1000);
+        for (k, v) in keys.iter().zip(&values) {
+            let one = router
+                .send(&cmd(["GET", k.as_str()]), &o)
+                .await
+                .expect("GET");
+            assert_eq!(value(v), value(&one), "{k}");
+        }
+        let mut exists = vec!["EXISTS".to_owned()];
+        exists.extend(keys.iter().cloned());
+        exists.push(keys[1].clone()); // counted twice, as the server does
+        let present = keys.iter().enumerate().filter(|(i, _)| i % 3 != 0).count() as i64;
+        assert_eq!(
+            int(&router.send(&cmd(&exists), &o).await.expect("EXISTS")),
+            present + 1
+        );
+        let mut del = vec!["DEL".to_owned()];
+        del.extend(keys.iter().take(500).cloned());
+        let deleted = keys
+            .iter()
+            .take(500)
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0)
+            .count() as i64;
+        assert_eq!(
+            int(&router.send(&cmd(&del), &o).await.expect("DEL")),
+            deleted
+        );
+        let mut unlink = vec!["UNLINK".to_owned()];
+        unlink.extend(keys.iter().cloned());
+        assert_eq!(
+            int(&router.send(&cmd(&unlink), &o).await.expect("UNLINK")),
+            present - deleted
+        );
+        // Single-slot multi-key commands go through whole (fast path).
+        let tagged = cmd(["MSET", "{mk}a", "1", "{mk}b", "2"]);
+        assert_eq!(router.send(&tagged, &o).await.expect("MSET tagged"), ok());
+        let got = router
+            .send(&cmd(["MGET", "{mk}a", "{mk}b", "{mk}none"]), &o)
+            .await
+            .expect("MGET tagged");
+        let Frame::Array(v) = got else {
+            panic!("array")
+        };
+        assert_eq!(
+            v.iter().map(value).collect::<Vec<_>>(),
+            vec![Some(b"1".to_vec()), Some(b"2".to_vec()), None]
+        );
+    });
+}
+
+#[test]
+fn fan_out_scan_scripts_and_transactions() {
+    let seeds = seeds();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let o = router.options();
+        let p = prefix("fan");
+        let keys: Vec<String> = (0..300).map(|i| format!("{p}{i}")).collect();
+        let sets: Vec<_> = keys.iter().map(|k| cmd(["SET", k.as_str(), "x"])).collect();
+        assert!(router.pipeline(&sets, &o).await.iter().all(Result::is_ok));
+        assert_eq!(
+            value(&router.send(&cmd(["PING"]), &o).await.expect("PING")),
+            Some(b"PONG".to_vec())
+        );
+        assert!(int(&router.send(&cmd(["DBSIZE"]), &o).await.expect("DBSIZE")) >= 300);
+        let pattern = format!("{p}*");
+        let Frame::Array(found) = router
+            .send(&cmd(["KEYS", pattern.as_str()]), &o)
+            .await
+            .expect("KEYS")
+        else {
+            panic!("KEYS array")
+        };
+        let found: HashSet<Vec<u8>> = found.iter().filter_map(value).collect();
+        let want: HashSet<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        assert_eq!(found, want);
+        let mut scan = router.scan(Some(Bytes::from(pattern)), Some(50));
+        let mut scanned = HashSet::new();
+        while let Some(batch) = scan.next_batch().await.expect("scan") {
+            scanned.extend(batch.into_iter().map(|b| b.to_vec()));
+        }
+        assert_eq!(scanned, want);
+
+        // SCRIPT LOAD goes to every master, so EVALSHA works for keys in any slot.
+        let script = "return redis.call('GET', KEYS[1])";
+        let sha = value(
+            &router
+                .send(&cmd(["SCRIPT", "LOAD", script]), &o)
+                .await
+                .expect("LOAD"),
+        )
+        .expect("sha");
+        let sha = String::from_utf8(sha).expect("hex");
+        for k in keys.iter().take(30) {
+            let r = router
+                .send(&cmd(["EVALSHA", sha.as_str(), "1", k.as_str()]), &o)
+                .await
+                .expect("EVALSHA");
+            assert_eq!(value(&r), Some(b"x".to_vec()));
+            let r = router
+                .send(&cmd(["EVAL", script, "1", k.as_str()]), &o)
+                .await
+                .expect("EVAL");
+            assert_eq!(value(&r), Some(b"x".to_vec()));
+        }
+        let exists = router
+            .send(&cmd(["SCRIPT", "EXISTS", sha.as_str(), "0000"]), &o)
+            .await
+            .expect("EXISTS");
+        assert_eq!(
+            exists,
+            Frame::Array(vec![Frame::Integer(1), Frame::Integer(0)])
+        );
+
+        // Transactions: one slot is sent as one unit; cross-slot is refused before sending.
+        let t = format!("{{{p}}}");
+        let tx = [
+            cmd(["SET", &format!("{t}a"), "1"]),
+            cmd(["INCR", &format!("{t}a")]),
+            cmd(["GET", &format!("{t}a")]),
+        ];
+        let exec = router.transaction(&tx, &o).await.expect("EXEC");
+        assert_eq!(exec, Frame::Array(vec![ok(), Frame::Integer(2), bulk("2")]));
+        let cross = [
+            cmd(["SET", keys[0].as_str(), "1"]),
+            cmd(["SET", keys[1].as_str(), "1"]),
+        ];
+        assert_eq!(
+            router
+                .transaction(&cross, &o)
+                .await
+                .map_err(|e| e.kind())
+                .err(),
+            Some(ErrorKind::CrossSlot)
+        );
+        let err = router
+            .send(&cmd(["INCR", keys[0].as_str()]), &o)
+            .await
+            .expect("server error is data");
+        assert!(err.is_error(), "{err:?}");
+        assert_eq!(router.stats().moved, 0);
+    });
+}
+
+#[test]
+fn learned_commands_route_by_key_and_detection_works() {
+    let seeds = seeds();
+    let standalone = shared_server().addr();
+    run(Duration::from_secs(60), async move {
+        let conn = multiplexer::ConnectionConfig::new("");
+        assert!(Router::is_cluster(&seeds[0], &conn).await.expect("cluster"));
+        assert!(
+            !Router::is_cluster(&standalone, &conn)
+                .await
+                .expect("standalone")
+        );
+        let router = connect(seeds).await;
+        let o = router.options();
+        // SPUBLISH is not in the static table: its key position comes from the COMMAND reply,
+        // so it goes straight to the shard's master (no MOVED).
+        for i in 0..200 {
+            let ch = format!("chan{i}");
+            let r = router
+                .send(&cmd(["SPUBLISH", ch.as_str(), "m"]), &o)
+                .await
+                .expect("SPUBLISH");
+            assert_eq!(r, Frame::Integer(0));
+        }
+        assert_eq!(router.stats().moved, 0);
+    });
+}
+
+#[test]
+fn one_seed_down_does_not_prevent_start_up() {
+    let mut seeds = seeds();
+    // A port nothing listens on (bound then dropped), first in the list.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .to_string();
+    seeds.insert(0, dead);
+    run(Duration::from_secs(30), async move {
+        let router = connect(seeds).await;
+        assert_eq!(router.masters().len(), 3);
+        let r = router
+            .send(&cmd(["SET", "seed-test", "1"]), &router.options())
+            .await
+            .expect("SET");
+        assert_eq!(r, ok());
+        let weak_check = router.clone();
+        drop(router);
+        drop(weak_check);
+    });
+}
