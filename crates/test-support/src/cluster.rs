@@ -626,6 +626,17 @@ impl Cluster {
             .with_context(|| format!("owner port {} is not ours", range.master))
     }
 
+    /// How many slots node `i` owns in the slot map of the first node that answers.
+    pub fn slot_count(&self, i: usize) -> Result<usize> {
+        let port = self.node(i).port();
+        let view = self.current_view()?;
+        Ok(view
+            .iter()
+            .filter(|r| r.master == port)
+            .map(|r| r.end - r.start + 1)
+            .sum())
+    }
+
     fn current_view(&self) -> Result<View> {
         let mut last = None;
         for node in self.nodes.iter().filter(|n| n.is_up()) {

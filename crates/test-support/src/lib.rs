@@ -13,6 +13,8 @@
 //! The harness talks to servers with its own tiny RESP2 client ([`Conn`], [`Reply`]),
 //! never with the crates under test, so a bug in them cannot hide a bug in a test's setup.
 //!
+//! Set `TEST_SUPPORT_TRACE=1` to see each step of cluster creation with its timing.
+//!
 //! ```no_run
 //! let cluster = test_support::shared_cluster();
 //! let seeds = cluster.seed_urls(); // hand these to the client under test

@@ -203,6 +203,11 @@ fn cluster_starts_fast_and_survives_a_killed_and_restarted_master() {
     assert_eq!(cluster.node(0).role().unwrap(), Role::Replica);
     assert_eq!(cluster.replicas_of(3).unwrap(), vec![0]);
 
+    // A manual failover hands the slots back.
+    cluster.failover(0, "", Duration::from_secs(30)).unwrap();
+    assert_eq!(cluster.slot_owner(0).unwrap(), 0);
+    assert_eq!(cluster.node(3).role().unwrap(), Role::Replica);
+
     let pids: Vec<u32> = cluster.nodes().iter().map(|n| n.pid()).collect();
     drop(cluster);
     for pid in pids {
@@ -243,6 +248,11 @@ fn migrate_slot_moves_keys_and_ownership() {
         Reply::Bulk(b"v".to_vec())
     );
     cluster.wait_ok(Duration::from_secs(10)).unwrap();
+
+    cluster.reshard(2, 0, 100).unwrap();
+    cluster.wait_ok(Duration::from_secs(10)).unwrap();
+    assert_eq!(cluster.slot_count(2).unwrap(), 16384 - 10922 - 100);
+    assert_eq!(cluster.slot_count(0).unwrap(), 5461 - 1 + 100);
 }
 
 fn check_moved(reply: &Reply, port: u16) {
