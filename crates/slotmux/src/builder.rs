@@ -38,6 +38,7 @@ pub struct ClientBuilder {
     pub(crate) command_timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) max_in_flight: Option<usize>,
+    pub(crate) max_queued: Option<usize>,
     pub(crate) protocol: Protocol,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
@@ -110,10 +111,19 @@ impl ClientBuilder {
         self
     }
 
-    /// The most commands one connection may have in flight; beyond it, calls fail fast with
-    /// [`ErrorKind::Busy`] instead of queueing without bound.
+    /// The most commands one connection may have written and not yet answered (default 1024).
+    ///
+    /// Together with [`max_queued`](ClientBuilder::max_queued) it bounds what a connection holds:
+    /// beyond both, callers wait in arrival order and fail with [`ErrorKind::Busy`] when their
+    /// deadline passes first, so memory stays bounded however fast callers submit.
     pub fn max_in_flight(mut self, n: usize) -> ClientBuilder {
         self.max_in_flight = Some(n);
+        self
+    }
+
+    /// The most commands one connection may hold accepted but not yet written (default 1024).
+    pub fn max_queued(mut self, n: usize) -> ClientBuilder {
+        self.max_queued = Some(n);
         self
     }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use resp_codec::{EncodedCommand, Frame};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 use tokio::time::Instant;
 
 use crate::builder::{ClientBuilder, Protocol};
@@ -34,6 +35,56 @@ struct Inner {
     backend: Backend,
     /// The deadline of every command and pipeline, counted from the call.
     command_timeout: Duration,
+    /// First-come, first-served admission in front of the connections' slot pools.
+    gate: Gate,
+}
+
+/// A FIFO-fair admission gate with as many permits as the connections have response slots.
+///
+/// Why it exists: the multiplexer's slot pool lets a caller take a freed slot on its fast path even
+/// while others wait for one, so under overload a few busy tasks can keep every slot and starve the
+/// rest until their deadlines pass (10,000 tasks on one client: thousands failed `Busy` on their
+/// first command even with a 30 s deadline). Tokio's semaphore hands released permits to waiters in
+/// arrival order and never lets a newcomer overtake them. It costs one CAS to acquire and one short
+/// uncontended lock to release per command; once the multiplexer's pool is fair itself, this goes.
+struct Gate {
+    permits: Semaphore,
+    capacity: usize,
+}
+
+impl Gate {
+    fn new(capacity: usize) -> Gate {
+        // Tokio caps a semaphore at usize::MAX >> 3 permits; no configuration comes near it.
+        let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
+        Gate {
+            permits: Semaphore::new(capacity),
+            capacity,
+        }
+    }
+
+    /// Waits for `n` permits until `deadline`: `Busy` when it passes first, `Closed` after `close`.
+    /// `Ok(None)` when `n` exceeds the capacity: the connection refuses such a batch itself.
+    async fn admit(&self, n: usize, deadline: Instant) -> Result<Option<SemaphorePermit<'_>>> {
+        if n > self.capacity {
+            return Ok(None);
+        }
+        // n <= capacity <= MAX_PERMITS, which fits in u32 on every platform tokio's cap allows here.
+        let n = u32::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidInput))?;
+        match self.permits.try_acquire_many(n) {
+            Ok(p) => return Ok(Some(p)),
+            Err(TryAcquireError::Closed) => return Err(Error::new(ErrorKind::Closed)),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        // The overload path: one timer per waiting caller, only while the bound is reached.
+        match tokio::time::timeout_at(deadline, self.permits.acquire_many(n)).await {
+            Ok(Ok(p)) => Ok(Some(p)),
+            Ok(Err(_)) => Err(Error::new(ErrorKind::Closed)),
+            Err(_) => Err(Error::with_message(
+                ErrorKind::Busy,
+                "every response slot stayed in use until the deadline",
+            )),
+        }
+    }
 }
 
 /// Where commands go. A cluster router joins as a second variant; everything above this enum is
@@ -111,14 +162,20 @@ impl Client {
         if let Some(w) = b.wait_for_reconnect {
             config = config.wait_for_reconnect(w);
         }
+        if let Some(n) = b.max_queued {
+            config = config.max_queued(n);
+        }
         let command_timeout = config.command_timeout;
-        let pool = multiplexer::Pool::connect(config, b.connections_per_node.unwrap_or(1))
+        let conns = b.connections_per_node.unwrap_or(1);
+        let capacity = conns.saturating_mul(config.max_in_flight.saturating_add(config.max_queued));
+        let pool = multiplexer::Pool::connect(config, conns)
             .await
             .map_err(from_mux)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 backend: Backend::Standalone(pool),
                 command_timeout,
+                gate: Gate::new(capacity),
             }),
         })
     }
@@ -138,11 +195,13 @@ impl Client {
 
     /// The hot path: an encoded command to the backend, its reply frame to a `Value`.
     async fn send_encoded(&self, cmd: &EncodedCommand, _retry_safe: bool) -> Result<Value> {
+        let deadline = Instant::now() + self.inner.command_timeout;
+        let _permit = self.inner.gate.admit(1, deadline).await?;
         let frame = match &self.inner.backend {
-            // The pool already re-sends nothing that may have been written, and with
-            // `wait_for_reconnect` it waits for the connection; `retry_safe` matters once a cluster
-            // router can send the command to another node.
-            Backend::Standalone(pool) => pool.send(cmd).await.map_err(from_mux)?,
+            // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
+            // it waits for the connection; `retry_safe` matters once a cluster router can send the
+            // command to another node.
+            Backend::Standalone(pool) => pool.send_by(cmd, deadline).await.map_err(from_mux)?,
         };
         Value::from_reply(frame)
     }
@@ -157,6 +216,7 @@ impl Client {
             return Ok(Vec::new());
         }
         let deadline = Instant::now() + self.inner.command_timeout;
+        let _permits = self.inner.gate.admit(cmds.len(), deadline).await?;
         let replies = match &self.inner.backend {
             Backend::Standalone(pool) => pool.send_batch(cmds, deadline).await,
         };
@@ -184,6 +244,7 @@ impl Client {
     /// Closes every connection; commands in flight and later calls fail with [`ErrorKind::Closed`].
     /// Affects every clone of this client.
     pub fn close(&self) {
+        self.inner.gate.permits.close();
         match &self.inner.backend {
             Backend::Standalone(pool) => pool.close(),
         }

@@ -1,6 +1,7 @@
 //! The facade's one error type: what went wrong, said in terms a caller can act on.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The result type of every fallible slotmux call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -20,7 +21,8 @@ pub enum ErrorKind {
     Connection,
     /// The connection failed after the command may have been written: it may have executed.
     Indeterminate,
-    /// A client-side bound (in-flight commands, queued commands) was reached; nothing was sent.
+    /// The client-side bound on commands per connection (in flight plus queued) stayed reached until
+    /// the deadline; nothing was sent.
     Busy,
     /// The server answered with an error reply; see [`Error::server_code`] and [`Error::server_message`].
     Server,
@@ -71,17 +73,19 @@ impl fmt::Display for ErrorKind {
 /// A slotmux error: one opaque type with a [`kind`](Error::kind), predicates, and the server's text for
 /// server errors.
 ///
-/// It is one pointer wide, so `Result<Value>` stays small on the hot path.
+/// It is one pointer wide, so `Result<Value>` stays small on the hot path, and cheap to clone.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     /// For [`ErrorKind::Server`]: the server's error text without the leading `-` or `!`.
     /// For other kinds: an optional detail added by the facade.
     message: Option<String>,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
@@ -106,7 +110,7 @@ impl Error {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Error {
         let mut e = Error::new(kind);
-        e.inner.source = Some(Box::new(source));
+        e.inner.source = Some(Arc::new(source));
         e
     }
 

@@ -328,3 +328,244 @@ from_value_tuple!(1 => A);
 from_value_tuple!(2 => A, B);
 from_value_tuple!(3 => A, B, C);
 from_value_tuple!(4 => A, B, C, D);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::fmt::Debug;
+
+    use bytes::{Bytes, BytesMut};
+    use resp_codec::Decoder;
+
+    use super::FromValue;
+    use crate::error::{ErrorKind, Result};
+    use crate::value::Value;
+
+    /// Decodes one reply from wire bytes the way the client does, then converts it to `T`.
+    fn convert<T: FromValue>(wire: &[u8]) -> Result<T> {
+        let mut buf = BytesMut::from(wire);
+        let frame = Decoder::new()
+            .decode(&mut buf)
+            .expect("valid RESP")
+            .expect("one complete frame");
+        assert!(buf.is_empty(), "trailing bytes in {wire:?}");
+        Value::from_reply(frame).and_then(T::from_value)
+    }
+
+    fn check<T: FromValue + PartialEq + Debug>(wire: &[u8], expected: T) {
+        match convert::<T>(wire) {
+            Ok(got) => assert_eq!(got, expected, "{}", String::from_utf8_lossy(wire)),
+            Err(e) => panic!("{}: {e}", String::from_utf8_lossy(wire)),
+        }
+    }
+
+    fn check_err<T: FromValue + Debug>(wire: &[u8], kind: ErrorKind) {
+        match convert::<T>(wire) {
+            Ok(got) => panic!(
+                "{}: expected {kind:?}, got {got:?}",
+                String::from_utf8_lossy(wire)
+            ),
+            Err(e) => assert_eq!(e.kind(), kind, "{}: {e}", String::from_utf8_lossy(wire)),
+        }
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn values_from_every_frame_type() {
+        check(b"_\r\n", Value::Nil);
+        check(b"$-1\r\n", Value::Nil);
+        check(b"*-1\r\n", Value::Nil);
+        check(b":-7\r\n", Value::Int(-7));
+        check(b"$3\r\nabc\r\n", Value::Bulk(b("abc")));
+        check(b"+OK\r\n", Value::Status(b("OK")));
+        check(b",1.5\r\n", Value::Double(1.5));
+        check(b"#t\r\n", Value::Bool(true));
+        check(
+            b"(123456789012345678901234567890\r\n",
+            Value::BigNumber(b("123456789012345678901234567890")),
+        );
+        check(
+            b"=7\r\ntxt:abc\r\n",
+            Value::Verbatim {
+                format: *b"txt",
+                text: b("abc"),
+            },
+        );
+        check(
+            b"*3\r\n:1\r\n$-1\r\n-ERR nested\r\n",
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Nil,
+                Value::ServerError(b("ERR nested")),
+            ]),
+        );
+        check(
+            b"%1\r\n+k\r\n:2\r\n",
+            Value::Map(vec![(Value::Status(b("k")), Value::Int(2))]),
+        );
+        check(b"~1\r\n:2\r\n", Value::Set(vec![Value::Int(2)]));
+        // An attribute annotates the reply that follows; the caller sees the reply.
+        check(b"|1\r\n+ttl\r\n:3\r\n:42\r\n", Value::Int(42));
+    }
+
+    #[test]
+    fn top_level_error_replies_are_server_errors() {
+        for wire in [
+            &b"-WRONGTYPE Operation against a key\r\n"[..],
+            b"!33\r\nWRONGTYPE Operation against a key\r\n",
+        ] {
+            let e = convert::<Value>(wire).expect_err("error reply");
+            assert_eq!(e.kind(), ErrorKind::Server);
+            assert!(e.is_server());
+            assert_eq!(e.server_code(), Some("WRONGTYPE"));
+            assert_eq!(
+                e.server_message(),
+                Some("WRONGTYPE Operation against a key")
+            );
+            assert_eq!(e.to_string(), "WRONGTYPE Operation against a key");
+        }
+    }
+
+    #[test]
+    fn optional_bytes() {
+        check::<Option<Bytes>>(b"$3\r\nabc\r\n", Some(b("abc")));
+        check::<Option<Bytes>>(b"$-1\r\n", None);
+        check::<Option<Bytes>>(b"_\r\n", None);
+        check::<Option<Bytes>>(b"$0\r\n\r\n", Some(Bytes::new()));
+        check::<Bytes>(b"+PONG\r\n", b("PONG"));
+        check::<Bytes>(b":12\r\n", b("12"));
+        check::<Vec<u8>>(b"$2\r\nhi\r\n", b"hi".to_vec());
+        check_err::<Bytes>(b"$-1\r\n", ErrorKind::Type);
+        check_err::<Bytes>(b"*1\r\n:1\r\n", ErrorKind::Type);
+    }
+
+    #[test]
+    fn strings() {
+        check::<String>(b"$5\r\nhello\r\n", "hello".to_owned());
+        check::<String>(b"+OK\r\n", "OK".to_owned());
+        check::<String>(b"=9\r\ntxt:hello\r\n", "hello".to_owned());
+        check::<String>(b":-3\r\n", "-3".to_owned());
+        check::<Option<String>>(b"$-1\r\n", None);
+        check_err::<String>(b"$2\r\n\xff\xfe\r\n", ErrorKind::Type);
+        check_err::<String>(b"_\r\n", ErrorKind::Type);
+        check_err::<String>(b"#f\r\n", ErrorKind::Type);
+    }
+
+    #[test]
+    fn integers() {
+        check::<i64>(b":42\r\n", 42);
+        check::<i64>(b":-9223372036854775808\r\n", i64::MIN);
+        check::<i64>(b"$3\r\n-17\r\n", -17);
+        check::<i64>(b",3\r\n", 3);
+        check::<u64>(b"$20\r\n18446744073709551615\r\n", u64::MAX);
+        check::<u64>(b":7\r\n", 7);
+        check::<i32>(b":-5\r\n", -5);
+        check::<usize>(b":5\r\n", 5);
+        check::<Option<i64>>(b"$-1\r\n", None);
+        check_err::<i64>(b"$3\r\nabc\r\n", ErrorKind::Type);
+        check_err::<i64>(b"$-1\r\n", ErrorKind::Type);
+        check_err::<i64>(b",1.5\r\n", ErrorKind::Type);
+        check_err::<i64>(b"*0\r\n", ErrorKind::Type);
+        check_err::<u64>(b":-1\r\n", ErrorKind::Type);
+        check_err::<i32>(b":4294967296\r\n", ErrorKind::Type);
+        check_err::<i8>(b":200\r\n", ErrorKind::Type);
+    }
+
+    #[test]
+    fn doubles() {
+        check::<f64>(b",2.5\r\n", 2.5);
+        check::<f64>(b":2\r\n", 2.0);
+        check::<f64>(b"$4\r\n-1.5\r\n", -1.5);
+        check::<f64>(b"$3\r\ninf\r\n", f64::INFINITY);
+        check::<f64>(b"$4\r\n-inf\r\n", f64::NEG_INFINITY);
+        check::<f64>(b",inf\r\n", f64::INFINITY);
+        check_err::<f64>(b"$1\r\nx\r\n", ErrorKind::Type);
+    }
+
+    #[test]
+    fn booleans() {
+        check::<bool>(b":1\r\n", true);
+        check::<bool>(b":0\r\n", false);
+        check::<bool>(b"#t\r\n", true);
+        check::<bool>(b"#f\r\n", false);
+        check::<bool>(b"+OK\r\n", true);
+        check::<Option<bool>>(b"_\r\n", None);
+        check_err::<bool>(b":2\r\n", ErrorKind::Type);
+        check_err::<bool>(b"+QUEUED\r\n", ErrorKind::Type);
+        check_err::<bool>(b"_\r\n", ErrorKind::Type);
+    }
+
+    #[test]
+    fn vectors_and_tuples() {
+        check::<Vec<i64>>(b"*3\r\n:1\r\n:2\r\n$1\r\n3\r\n", vec![1, 2, 3]);
+        check::<Vec<Option<Bytes>>>(b"*2\r\n$1\r\na\r\n$-1\r\n", vec![Some(b("a")), None]);
+        check::<Vec<i64>>(b"*0\r\n", vec![]);
+        check::<Vec<i64>>(b"*-1\r\n", vec![]);
+        check::<Vec<String>>(b"~2\r\n+a\r\n+b\r\n", vec!["a".to_owned(), "b".to_owned()]);
+        check::<Vec<(String, i64)>>(b"%1\r\n+a\r\n:1\r\n", vec![("a".to_owned(), 1)]);
+        check::<(String, i64)>(b"*2\r\n$1\r\nx\r\n:9\r\n", ("x".to_owned(), 9));
+        check::<Vec<Vec<i64>>>(b"*2\r\n*1\r\n:1\r\n*0\r\n", vec![vec![1], vec![]]);
+        check_err::<Vec<i64>>(b"*2\r\n:1\r\n$1\r\nx\r\n", ErrorKind::Type);
+        check_err::<Vec<i64>>(b":1\r\n", ErrorKind::Type);
+        check_err::<(i64, i64)>(b"*3\r\n:1\r\n:2\r\n:3\r\n", ErrorKind::Type);
+        // An error nested in an array (an EXEC reply) surfaces as that server error.
+        check_err::<Vec<i64>>(
+            b"*2\r\n:1\r\n-ERR value is not an integer\r\n",
+            ErrorKind::Server,
+        );
+        check::<Vec<Value>>(
+            b"*2\r\n:1\r\n-ERR no\r\n",
+            vec![Value::Int(1), Value::ServerError(b("ERR no"))],
+        );
+    }
+
+    #[test]
+    fn maps() {
+        let expected: HashMap<Bytes, Bytes> = [(b("f1"), b("v1")), (b("f2"), b("v2"))]
+            .into_iter()
+            .collect();
+        // RESP2 HGETALL: a flat array.
+        check(
+            b"*4\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n",
+            expected.clone(),
+        );
+        // RESP3 HGETALL: a map.
+        check(
+            b"%2\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n",
+            expected,
+        );
+        check::<HashMap<String, i64>>(b"*0\r\n", HashMap::new());
+        check::<BTreeMap<String, i64>>(
+            b"%2\r\n+b\r\n:2\r\n+a\r\n$1\r\n1\r\n",
+            [("a".to_owned(), 1), ("b".to_owned(), 2)]
+                .into_iter()
+                .collect(),
+        );
+        check_err::<HashMap<String, String>>(b"*3\r\n+a\r\n+b\r\n+c\r\n", ErrorKind::Type);
+        check_err::<HashMap<String, i64>>(b"%1\r\n+a\r\n+b\r\n", ErrorKind::Type);
+        check_err::<HashMap<String, i64>>(b":1\r\n", ErrorKind::Type);
+    }
+
+    #[test]
+    fn unit_accepts_any_reply_but_errors() {
+        check::<()>(b"+OK\r\n", ());
+        check::<()>(b"$-1\r\n", ());
+        check::<()>(b"*1\r\n:1\r\n", ());
+        check_err::<()>(b"-ERR syntax error\r\n", ErrorKind::Server);
+    }
+
+    #[test]
+    fn type_error_says_what_was_wanted() {
+        let e = convert::<i64>(b"$3\r\nabc\r\n").expect_err("not a number");
+        assert_eq!(e.kind(), ErrorKind::Type);
+        assert_eq!(e.server_code(), None);
+        let text = e.to_string();
+        assert!(
+            text.contains("bulk string") && text.contains("i64"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! URLs, builder validation, and the connection handshake (AUTH, SELECT, SETNAME) seen from the server.
+
+use std::time::Duration;
+
+use slotmux::{Client, Cmd, ErrorKind, Protocol};
+use test_support::Server;
+
+use crate::{check, run};
+
+#[test]
+fn bad_urls_and_settings_are_invalid_input() {
+    run(Duration::from_secs(10), async {
+        for url in [
+            "localhost:6379",
+            "http://127.0.0.1:6379",
+            "rediss://127.0.0.1:6379",
+            "unix:///tmp/redis.sock",
+            "redis://",
+            "redis://127.0.0.1:0",
+            "redis://127.0.0.1:65536",
+            "redis://127.0.0.1:port",
+            "redis://127.0.0.1:6379/db",
+            "redis://127.0.0.1:6379/-1",
+            "redis://127.0.0.1:6379?db=1",
+            "redis://user:p%zz@127.0.0.1",
+            "redis://[::1",
+        ] {
+            let err = Client::connect(url).await.expect_err(url);
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{url}: {err}");
+        }
+        let err = Client::connect("redis://u:hunter2@127.0.0.1:6379/x")
+            .await
+            .expect_err("bad db");
+        assert!(
+            !err.to_string().contains("hunter2"),
+            "the password leaked into {err}"
+        );
+
+        let url = test_support::shared_server().url();
+        for (what, builder) in [
+            ("no address", Client::builder()),
+            (
+                "zero connections",
+                Client::builder().url(&url).connections_per_node(0),
+            ),
+            (
+                "zero in flight",
+                Client::builder().url(&url).max_in_flight(0),
+            ),
+            (
+                "zero timeout",
+                Client::builder().url(&url).command_timeout(Duration::ZERO),
+            ),
+        ] {
+            let err = builder.build().await.expect_err(what);
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
+        }
+    });
+}
+
+#[test]
+fn unreachable_server_is_a_connection_error() {
+    run(Duration::from_secs(10), async {
+        // Reserve a port by binding it, then close it: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let err = Client::connect(&format!("redis://127.0.0.1:{port}"))
+            .await
+            .expect_err("no server");
+        assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+        assert!(err.is_connection());
+    });
+}
+
+#[test]
+fn auth_select_and_setname_reach_the_server() {
+    // Set the password after start: the harness waits for PONG, which a password-protected server refuses
+    // (`Server::start_with(&[("requirepass", "pw")])` times out, see the report on test-support).
+    let server = Server::start().expect("server");
+    let out = server
+        .cli(&["CONFIG", "SET", "requirepass", "pw"])
+        .expect("CONFIG SET requirepass");
+    assert_eq!(out, "OK");
+    // An ACL user as well, to check that the user name is sent.
+    let out = server
+        .cli(&[
+            "-a",
+            "pw",
+            "--no-auth-warning",
+            "ACL",
+            "SETUSER",
+            "alice",
+            "on",
+            ">s3cret",
+            "~*",
+            "+@all",
+        ])
+        .expect("ACL SETUSER");
+    assert_eq!(out, "OK");
+    run(Duration::from_secs(30), async {
+        for protocol in [Protocol::Resp3, Protocol::Resp2] {
+            let c = Client::builder()
+                .url(&format!("redis://:pw@127.0.0.1:{}/3", server.port()))
+                .client_name("slotmux-it")
+                .protocol(protocol)
+                .build()
+                .await
+                .expect("connect with a password");
+            let info: String = c
+                .query(Cmd::new("CLIENT").arg("INFO"))
+                .await
+                .expect("CLIENT INFO");
+            for field in ["db=3 ", "name=slotmux-it ", "user=default "] {
+                assert!(
+                    info.contains(field),
+                    "{protocol:?}: {field:?} not in {info}"
+                );
+            }
+            let resp = if protocol == Protocol::Resp3 {
+                "resp=3"
+            } else {
+                "resp=2"
+            };
+            assert!(info.contains(resp), "{protocol:?}: {info}");
+
+            let c = Client::connect(&format!(
+                "redis://alice:s3cret@127.0.0.1:{}/1",
+                server.port()
+            ))
+            .await
+            .expect("connect as alice");
+            let info: String = c
+                .query(Cmd::new("CLIENT").arg("INFO"))
+                .await
+                .expect("CLIENT INFO");
+            assert!(
+                info.contains("user=alice ") && info.contains("db=1 "),
+                "{info}"
+            );
+
+            // Settings from the builder override the URL's.
+            let c = Client::builder()
+                .url(&format!("redis://:wrong@127.0.0.1:{}/3", server.port()))
+                .password("pw")
+                .database(5)
+                .protocol(protocol)
+                .build()
+                .await
+                .expect("builder settings override the URL");
+            let info: String = c
+                .query(Cmd::new("CLIENT").arg("INFO"))
+                .await
+                .expect("CLIENT INFO");
+            assert!(info.contains("db=5 "), "{info}");
+        }
+
+        let err = Client::connect(&format!("redis://:wrong@127.0.0.1:{}", server.port()))
+            .await
+            .expect_err("wrong password");
+        assert_eq!(err.kind(), ErrorKind::Setup, "{err}");
+        assert!(err.to_string().contains("WRONGPASS"), "{err}");
+
+        // Without a password the handshake may pass, but no command does.
+        match Client::connect(&server.url()).await {
+            Err(err) => assert_eq!(err.kind(), ErrorKind::Setup, "{err}"),
+            Ok(c) => {
+                let err = c.get("k").await.expect_err("not authenticated");
+                assert_eq!(err.server_code(), Some("NOAUTH"), "{err}");
+            }
+        }
+    });
+}
+
+#[test]
+fn clones_share_connections_and_close() {
+    run(Duration::from_secs(10), async {
+        let c = crate::shared_client().await;
+        let c2 = c.clone();
+        check("ping via clone", c2.ping().await, ());
+        assert!(c.is_connected());
+        c.close();
+        let err = c2.ping().await.expect_err("closed");
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        let err = c2
+            .pipeline(&slotmux::Pipeline::new().cmd(Cmd::new("PING")))
+            .await
+            .expect_err("closed pipeline is an outer error");
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+    });
+}
