@@ -19,9 +19,11 @@ pub(crate) enum Command {
     },
     /// Everything CI checks: fmt, clippy, tests, fuzzing, loom models.
     Ci,
-    /// Run the side-by-side cluster benchmark (`benches`' `bench-cluster` binary).
+    /// Run the side-by-side cluster benchmark (`benches`' `bench-cluster` binary; `--help` is its help).
+    #[command(disable_help_flag = true)]
     BenchCluster(Forward),
-    /// Profile slotmux under the benchmark load (`bench-cluster profile`).
+    /// Profile slotmux under the benchmark load (`bench-cluster profile`; `--help` is its help).
+    #[command(disable_help_flag = true)]
     Profile(Forward),
 }
 
@@ -57,4 +59,38 @@ pub(crate) struct Forward {
     /// Arguments for bench-cluster.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(argv: &[&str], expected: &[&str]) {
+        let flags = Xtask::try_parse_from(argv).unwrap();
+        let (Command::BenchCluster(forward) | Command::Profile(forward)) = flags.command else {
+            panic!("{argv:?} parsed as {:?}", flags.command);
+        };
+        assert_eq!(forward.args, expected, "{argv:?}");
+    }
+
+    #[test]
+    fn bench_arguments_pass_through_untouched() {
+        check(&["xtask", "bench-cluster"], &[]);
+        check(
+            &[
+                "xtask",
+                "bench-cluster",
+                "--quick",
+                "--nodes",
+                "redis://127.0.0.1:30001",
+            ],
+            &["--quick", "--nodes", "redis://127.0.0.1:30001"],
+        );
+        check(
+            &["xtask", "profile", "--client", "slotmux", "--help"],
+            &["--client", "slotmux", "--help"],
+        );
+        check(&["xtask", "bench-cluster", "--", "--quick"], &["--quick"]);
+        check(&["xtask", "bench-cluster", "--help"], &["--help"]);
+    }
 }
