@@ -41,18 +41,40 @@ pub(super) fn binary() -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
-/// Runs redis-benchmark once against `host:port` (`cluster` adds --cluster), bounded by `requests` per test and by
-/// `limit` wall time (killed after it). Returns the parsed rows.
-pub(super) fn run(
-    host: &str,
-    port: u16,
-    cluster: bool,
-    pipeline: usize,
-    requests: u64,
-    key_space: usize,
-    value_size: usize,
-    limit: Duration,
-) -> Result<Vec<BenchmarkRow>, String> {
+/// One redis-benchmark invocation.
+#[derive(Clone, Debug)]
+pub(super) struct Invocation {
+    /// Where to connect (the first node of a cluster).
+    pub(super) host: String,
+    /// Its port.
+    pub(super) port: u16,
+    /// Adds `--cluster`.
+    pub(super) cluster: bool,
+    /// `-P`.
+    pub(super) pipeline: usize,
+    /// `-n`: requests per test, which bounds the run by count.
+    pub(super) requests: u64,
+    /// `-r`: random key space.
+    pub(super) key_space: usize,
+    /// `-d`: value size.
+    pub(super) value_size: usize,
+    /// Wall-time bound: killed after it.
+    pub(super) limit: Duration,
+}
+
+/// Runs redis-benchmark once, bounded by request count and by wall time. Returns the parsed rows.
+pub(super) fn run(inv: &Invocation) -> Result<Vec<BenchmarkRow>, String> {
+    let Invocation {
+        host,
+        port,
+        cluster,
+        pipeline,
+        requests,
+        key_space,
+        value_size,
+        limit,
+    } = inv.clone();
+    let host = host.as_str();
     let bin = binary().ok_or("redis-benchmark not on PATH (apt-get install redis-tools)")?;
     let mut cmd = Command::new(bin);
     cmd.args([

@@ -196,6 +196,9 @@ pub fn markdown(report: &Report) -> String {
     s
 }
 
+/// Reads one charted value (median, min, max) from a summary row.
+type Metric = dyn Fn(&SummaryRow) -> [f64; 3];
+
 const COLORS: [&str; 6] = [
     "#d6453d", "#3d7dd6", "#4aa05a", "#9b59b6", "#e09b2d", "#555555",
 ];
@@ -225,8 +228,9 @@ pub fn svg(report: &Report) -> String {
             .iter()
             .find(|r| r.target == g.0 && r.workload == g.1 && r.client == c && r.runs > 0)
     };
-    let bar_w = 16.0;
-    let group_w = bar_w * clients.len().max(1) as f64 + 24.0;
+    // 20 px bars and 44 px between groups leave room for a label such as "mixed_10keys" under each group.
+    let bar_w = 20.0;
+    let group_w = bar_w * clients.len().max(1) as f64 + 44.0;
     let left = 70.0;
     let width = left + group_w * groups.len().max(1) as f64 + 20.0;
     let panel_h = 220.0;
@@ -254,7 +258,7 @@ pub fn svg(report: &Report) -> String {
             esc(c)
         );
     }
-    let panels: [(&str, &dyn Fn(&SummaryRow) -> [f64; 3]); 2] = [
+    let panels: [(&str, &Metric); 2] = [
         (
             "requests/s (median, whisker = min-max over repeats)",
             &|r| r.req_per_s,
@@ -292,7 +296,7 @@ pub fn svg(report: &Report) -> String {
             );
         }
         for (gi, g) in groups.iter().enumerate() {
-            let gx = left + gi as f64 * group_w + 12.0;
+            let gx = left + gi as f64 * group_w + 22.0;
             for (ci, c) in clients.iter().enumerate() {
                 let x = gx + ci as f64 * bar_w;
                 let color = COLORS.get(ci % COLORS.len()).copied().unwrap_or("#000");

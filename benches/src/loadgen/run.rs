@@ -292,7 +292,7 @@ async fn run_cell(
     match (client, target.cluster) {
         (ClientKind::Slotmux, cluster) => {
             let h = connect_all(instances, || {
-                SlotmuxClient::connect(&target.urls, cluster, n, vs)
+                SlotmuxClient::connect(&target.hosts, cluster, n, vs)
             })
             .await?;
             Ok(drive(h, plan, keys, pids, live, stop).await)
@@ -427,17 +427,18 @@ async fn run_redis_benchmark(
                 report.interrupted = true;
                 return;
             }
-            let (h, c) = (host.clone(), target.cluster);
-            let (n, ks, vs) = (
-                settings.redis_benchmark_requests,
-                settings.key_space,
-                settings.value_size,
-            );
+            let inv = redis_benchmark::Invocation {
+                host: host.clone(),
+                port,
+                cluster: target.cluster,
+                pipeline: p,
+                requests: settings.redis_benchmark_requests,
+                key_space: settings.key_space,
+                value_size: settings.value_size,
+                limit: REDIS_BENCHMARK_LIMIT,
+            };
             // A blocking child process: run it off the runtime's workers.
-            let result = tokio::task::spawn_blocking(move || {
-                redis_benchmark::run(&h, port, c, p, n, ks, vs, REDIS_BENCHMARK_LIMIT)
-            })
-            .await;
+            let result = tokio::task::spawn_blocking(move || redis_benchmark::run(&inv)).await;
             match result {
                 Ok(Ok(rows)) => report.redis_benchmark.extend(rows),
                 Ok(Err(e)) => report

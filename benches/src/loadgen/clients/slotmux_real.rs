@@ -6,19 +6,24 @@ use slotmux::{Client, Cmd, Pipeline, Value};
 
 /// slotmux, standalone or cluster (the client detects which).
 #[derive(Clone)]
-pub struct SlotmuxClient {
+pub(crate) struct SlotmuxClient {
     client: Client,
     value_size: usize,
 }
 
 impl SlotmuxClient {
-    /// One client over `seeds` with `connections` connections per node.
-    pub async fn connect(seeds: &[String], cluster: bool, connections: usize, value_size: usize) -> Result<Vec<SlotmuxClient>, String> {
+    /// One client over `hosts` (host, port) with `connections` connections per node.
+    pub(crate) async fn connect(
+        hosts: &[(String, u16)],
+        cluster: bool,
+        connections: usize,
+        value_size: usize,
+    ) -> Result<Vec<SlotmuxClient>, String> {
         if cluster && !crate::loadgen::SLOTMUX_CLUSTER {
             return Err(crate::loadgen::NOT_BUILT_ROUTER.to_string());
         }
         let client = Client::builder()
-            .nodes(seeds.iter().cloned())
+            .nodes(hosts.iter().map(|(h, p)| format!("{h}:{p}")))
             .connections_per_node(connections.max(1))
             .build()
             .await

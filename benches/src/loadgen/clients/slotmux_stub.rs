@@ -10,7 +10,7 @@ pub(crate) struct SlotmuxClient;
 impl SlotmuxClient {
     /// Always fails: the facade has no `Client` yet.
     pub(crate) async fn connect(
-        _seeds: &[String],
+        _hosts: &[(String, u16)],
         _cluster: bool,
         _connections: usize,
         _value_size: usize,
