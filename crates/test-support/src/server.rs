@@ -18,6 +18,10 @@ use crate::spawner;
 /// How long a server may take from exec to answering PING; it normally takes about 20 ms.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How many ports a standalone server tries when another program grabs its port first; one retry
+/// covers the race, more would hide a machine that is out of ports.
+const START_ATTEMPTS: u32 = 2;
+
 /// How long one readiness probe may wait for a connection; the server is local.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -74,24 +78,37 @@ impl Server {
     /// Like [`Server::start`], with extra `redis.conf` directives (`("maxmemory", "10mb")`),
     /// written after the harness's own so they override them.
     pub fn start_with(extra_config: &[(&str, &str)]) -> Result<Server> {
-        let lease = ports::reserve()?;
-        let port = lease.port();
         let mut config = base_config();
         config.extend(
             extra_config
                 .iter()
                 .map(|&(k, v)| (k.to_owned(), v.to_owned())),
         );
-        let server = Server::launch(Launch {
-            dir: test_dir(port)?,
-            lease: Some(lease),
-            port,
-            mode: Mode::Tied,
-            config,
-            remove_dir_on_drop: true,
-        })?;
-        server.wait_ready(READY_TIMEOUT)?;
-        Ok(server)
+        let mut attempt = 1;
+        loop {
+            let lease = ports::reserve()?;
+            let port = lease.port();
+            let server = Server::launch(Launch {
+                dir: test_dir(port)?,
+                lease: Some(lease),
+                port,
+                mode: Mode::Tied,
+                config: config.clone(),
+                remove_dir_on_drop: true,
+            })?;
+            match server.wait_ready(READY_TIMEOUT) {
+                Ok(()) => return Ok(server),
+                // A program outside the harness took the port between our check and the server's bind:
+                // another port will do.
+                Err(_)
+                    if attempt < START_ATTEMPTS
+                        && server.log().contains("Address already in use") =>
+                {
+                    attempt += 1
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Writes the configuration and starts the process without waiting for it to answer.
