@@ -50,12 +50,15 @@ impl RouterConfig {
             // glide checks every 60 s, Lettuce defaults to 60 s; MOVED and connection errors trigger a
             // refresh anyway, so the periodic check only catches silent changes (added replicas).
             periodic_check: Duration::from_secs(30),
-            // go-redis merges refresh requests over about 200 ms; 100 ms already turns a burst of
-            // MOVED replies from one reshard step into one refresh while keeping recovery quick.
-            refresh_coalesce: Duration::from_millis(100),
-            // Bounds refresh traffic to 2 per second per client during a failover (ioredis #203 was a
-            // refresh per failing command), yet notices a promoted replica within half a second.
-            min_refresh_interval: Duration::from_millis(500),
+            // go-redis merges refresh requests over about 200 ms; 50 ms already turns a burst of MOVED
+            // replies or connection errors (they arrive within a few ms of each other) into one refresh.
+            refresh_coalesce: Duration::from_millis(50),
+            // At most 4 refreshes a second per client, each asking log2(n)+1 nodes, and only while
+            // something keeps asking (ioredis #203 was a refresh per failing command). The interval bounds
+            // how late a promoted replica is noticed after a crash (no MOVED comes from a dead master):
+            // Redis promotes 2.0-2.5 s after the crash with node-timeout 1 s, and the client is expected
+            // back within node-timeout + 2 s, which leaves a few hundred milliseconds.
+            min_refresh_interval: Duration::from_millis(250),
             // A healthy node answers CLUSTER SHARDS in well under a millisecond; one second rides out
             // a loaded machine while a hung (SIGSTOPped) node cannot stall the refresh.
             refresh_timeout: Duration::from_secs(1),

@@ -41,13 +41,16 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
     );
     let seeds = cluster.seed_addrs();
     let c = cluster.clone();
+    let loop_cluster = cluster.clone();
+    let tags_for_loop = tags.clone();
     run(Duration::from_secs(90), async move {
         let router = connect(seeds).await;
         let stop = Arc::new(AtomicBool::new(false));
         let counts: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
         let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        // 48 tasks send single INCRBYs, 8 send pipelines of three, 8 send two-command transactions.
         let tasks: Vec<_> = (0..64)
-            .map(|_| {
+            .map(|t| {
                 let (router, keys, counts, errors, stop) = (
                     router.clone(),
                     keys.clone(),
@@ -57,15 +60,52 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
                 );
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
-                        let k = keys[rand::rng().random_range(0..keys.len())].clone();
-                        match router
-                            .send(&cmd(["INCRBY", k.as_str(), "1"]), &router.options())
-                            .await
-                        {
-                            Ok(Frame::Integer(_)) => {
-                                *counts.lock().unwrap().entry(k).or_default() += 1
+                        let picked: Vec<String> = {
+                            let mut rng = rand::rng();
+                            (0..3)
+                                .map(|_| keys[rng.random_range(0..keys.len())].clone())
+                                .collect()
+                        };
+                        let o = router.options();
+                        if t < 48 {
+                            let k = &picked[0];
+                            match router.send(&cmd(["INCRBY", k.as_str(), "1"]), &o).await {
+                                Ok(Frame::Integer(_)) => {
+                                    *counts.lock().unwrap().entry(k.clone()).or_default() += 1
+                                }
+                                other => errors.lock().unwrap().push(format!("{k}: {other:?}")),
                             }
-                            other => errors.lock().unwrap().push(format!("{k}: {other:?}")),
+                        } else if t < 56 {
+                            let batch: Vec<_> = picked
+                                .iter()
+                                .map(|k| cmd(["INCRBY", k.as_str(), "1"]))
+                                .collect();
+                            for (k, r) in picked.iter().zip(router.pipeline(&batch, &o).await) {
+                                match r {
+                                    Ok(Frame::Integer(_)) => {
+                                        *counts.lock().unwrap().entry(k.clone()).or_default() += 1
+                                    }
+                                    other => errors
+                                        .lock()
+                                        .unwrap()
+                                        .push(format!("pipeline {k}: {other:?}")),
+                                }
+                            }
+                        } else {
+                            let k = &picked[0];
+                            let tx = [
+                                cmd(["INCRBY", k.as_str(), "1"]),
+                                cmd(["INCRBY", k.as_str(), "1"]),
+                            ];
+                            match router.transaction(&tx, &o).await {
+                                Ok(Frame::Array(v)) if v.len() == 2 => {
+                                    *counts.lock().unwrap().entry(k.clone()).or_default() += 2
+                                }
+                                other => errors
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("transaction {k}: {other:?}")),
+                            }
                         }
                     }
                 })
@@ -112,6 +152,56 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
         eprintln!(
             "reshard: {} INCRBY, stats {s:?}",
             counts.values().sum::<i64>()
+        );
+
+        // A half-done migration (MIGRATING on the source, no IMPORTING on the target) makes the two nodes
+        // bounce a missing key between them: ASK, then MOVED back, forever. The router gives up after
+        // max_redirects instead of looping until the deadline.
+        let (tag, slot) = tags_for_loop[0].clone();
+        let (c2, slot) = (loop_cluster.clone(), slot.to_string());
+        let dst = c2.node(1).id().to_owned();
+        let missing = format!("{{{tag}}}:missing");
+        let setslot = |args: Vec<String>| {
+            let c = c2.clone();
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                c.node(0)
+                    .command(&args)
+                    .expect("SETSLOT")
+                    .ok()
+                    .expect("SETSLOT ok");
+            })
+        };
+        setslot(vec![
+            "CLUSTER".into(),
+            "SETSLOT".into(),
+            slot.clone(),
+            "MIGRATING".into(),
+            dst,
+        ])
+        .await
+        .expect("join");
+        let before = router.stats();
+        let r = router
+            .send(&cmd(["GET", missing.as_str()]), &router.options())
+            .await;
+        setslot(vec![
+            "CLUSTER".into(),
+            "SETSLOT".into(),
+            slot,
+            "STABLE".into(),
+        ])
+        .await
+        .expect("join");
+        assert_eq!(
+            r.map_err(|e| e.kind()).err(),
+            Some(cluster_router::ErrorKind::TooManyRedirects)
+        );
+        let after = router.stats();
+        assert_eq!(
+            after.ask - before.ask + after.moved - before.moved,
+            6,
+            "{after:?}"
         );
     });
 }

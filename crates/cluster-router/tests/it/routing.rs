@@ -397,3 +397,62 @@ fn one_seed_down_does_not_prevent_start_up() {
         drop(weak_check);
     });
 }
+
+#[test]
+fn reads_go_to_replicas_when_asked() {
+    let cluster = shared_cluster();
+    let seeds = seeds();
+    let replica_gets = || -> i64 {
+        cluster
+            .nodes()
+            .iter()
+            .filter(|n| n.role().ok() == Some(test_support::Role::Replica))
+            .map(|n| {
+                let info = n.cli(&["INFO", "commandstats"]).unwrap_or_default();
+                info.lines()
+                    .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+                    .and_then(|rest| rest.split(',').next())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    let before = replica_gets();
+    run(Duration::from_secs(30), async move {
+        let writer = connect(seeds.clone()).await;
+        let mut config = cluster_router::RouterConfig::new(seeds);
+        config.read_from_replicas = true;
+        let reader = Router::connect(config).await.expect("connect");
+        let p = prefix("replica");
+        let keys: Vec<String> = (0..100).map(|i| format!("{p}{i}")).collect();
+        let sets: Vec<_> = keys.iter().map(|k| cmd(["SET", k.as_str(), "r"])).collect();
+        assert!(
+            writer
+                .pipeline(&sets, &writer.options())
+                .await
+                .iter()
+                .all(Result::is_ok)
+        );
+        // Writes through a replica-reading router still reach the masters.
+        assert_eq!(
+            reader
+                .send(&cmd(["SET", keys[0].as_str(), "r"]), &reader.options())
+                .await
+                .expect("SET"),
+            ok()
+        );
+        // Replication is asynchronous: give it a moment before reading from replicas.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for k in &keys {
+            let got = reader
+                .send(&cmd(["GET", k.as_str()]), &reader.options())
+                .await
+                .expect("GET");
+            assert_eq!(value(&got), Some(b"r".to_vec()), "{k}");
+        }
+    });
+    assert!(
+        replica_gets() - before >= 100,
+        "GETs were served by replicas"
+    );
+}
