@@ -293,12 +293,12 @@ impl CommandTable {
         };
         let mut added = 0;
         for item in items {
-            added += self.learn_one(item, None);
+            added += self.learn_one(item);
         }
         added
     }
 
-    fn learn_one(&mut self, item: &Frame, parent: Option<&[u8]>) -> usize {
+    fn learn_one(&mut self, item: &Frame) -> usize {
         let Some(fields) = as_list(item) else {
             return 0;
         };
@@ -316,7 +316,6 @@ impl CommandTable {
         let Some(key) = upper(&mut buf, &[name]) else {
             return 0;
         };
-        let _ = parent;
         let mut added = 0;
         let has_flag = |f: &[u8]| {
             flags
@@ -355,7 +354,7 @@ impl CommandTable {
         }
         if let Some(subs) = subcommands {
             for sub in subs {
-                added += self.learn_one(sub, Some(name));
+                added += self.learn_one(sub);
             }
         }
         added

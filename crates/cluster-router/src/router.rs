@@ -778,7 +778,7 @@ impl Inner {
                     Slotting::Unit(units.len() - 1)
                 }
                 Route::FanOut(merge) => {
-                    fanouts.push((i, info, merge));
+                    fanouts.push((i, cmd, info, merge));
                     Slotting::FanOut
                 }
                 Route::Split(kind) => match split::plan(cmd, &info, kind) {
@@ -808,11 +808,8 @@ impl Inner {
             };
             plans.push(plan);
         }
-        let fan_futs = fanouts.iter().map(|(i, info, merge)| async move {
-            let cmd = cmds
-                .get(*i)
-                .map_or_else(|| EncodedCommand::from_args(["PING"]), Clone::clone);
-            (*i, self.fan_out(&cmd, info, *merge, opts).await)
+        let fan_futs = fanouts.iter().map(|(i, cmd, info, merge)| async move {
+            (*i, self.fan_out(cmd, info, *merge, opts).await)
         });
         let (unit_results, fan_results) =
             join(self.run_units(&units, opts), join_all(fan_futs)).await;
@@ -973,7 +970,6 @@ impl Inner {
         opts: &SendOptions,
     ) -> Result<Frame, Error> {
         let mut slot: Option<Slot> = None;
-        let mut all_readonly = true;
         let mut idempotent = true;
         for cmd in cmds {
             if cmd.argc() == 0 {
@@ -983,7 +979,6 @@ impl Inner {
                 ));
             }
             let info = self.table.lookup(cmd);
-            all_readonly &= info.readonly;
             idempotent &= info.is_idempotent(cmd);
             match split::single_slot(cmd, &info) {
                 Err(()) => {
@@ -1002,7 +997,8 @@ impl Inner {
                 Ok(None) => {}
             }
         }
-        let _ = all_readonly; // transactions always go to the master: EXEC on a replica would refuse writes
+        // A transaction always goes to the master, even when every command reads: it is one unit and
+        // replicas may lag, so a read-only transaction on a replica could see a state the master never had.
         let mut batch = Vec::with_capacity(cmds.len() + 3);
         batch.push(self.asking.clone());
         batch.push(self.multi.clone());

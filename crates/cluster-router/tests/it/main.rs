@@ -3,6 +3,7 @@
 //! Non-destructive tests share one cluster (3 masters + 3 replicas); tests that kill, stop or reshard
 //! start their own. Every test runs under a hard timeout so a hang fails instead of stalling CI.
 
+mod alloc;
 mod faults;
 mod reshard;
 mod routing;
