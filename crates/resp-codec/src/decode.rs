@@ -238,11 +238,18 @@ impl Decoder {
             }
         }
         loop {
-            // Fast lane for the usual element of a large reply, a complete bulk string.
-            if let Some((token, end)) = bulk_lane(buf, self.scanned, self.limits.max_bulk_len) {
-                self.tape.push(token);
-                self.scanned = end;
-                if self.complete_one() {
+            // Fast lane for the usual elements of a large reply: complete bulk strings,
+            // integers and array headers.
+            if let Some((token, end)) = lane(buf, self.scanned, &self.limits) {
+                let complete = if let Token::Aggregate(..) = token {
+                    self.push(token, end)?
+                } else {
+                    // A lane never matches an unfinished line, so `line_resume` is already 0.
+                    self.tape.push(token);
+                    self.scanned = end;
+                    self.complete_one()
+                };
+                if complete {
                     return Ok(Some(self.finish(buf)));
                 }
                 continue;
@@ -727,14 +734,45 @@ fn aggregate(
     Ok(Some((Token::Aggregate(kind, count), end)))
 }
 
-/// Scans a complete, well-formed bulk string at `buf[pos]` with as little work as possible.
+/// Scans a complete, well-formed bulk string, integer or array header at `buf[pos]`
+/// with as little work as possible.
 /// Returns `None` for anything else, which [`element`] then scans (and reports, if invalid).
 #[inline(always)]
-fn bulk_lane(buf: &[u8], pos: usize, max_bulk_len: usize) -> Option<(Token, usize)> {
+fn lane(buf: &[u8], pos: usize, limits: &DecodeLimits) -> Option<(Token, usize)> {
     let rest = buf.get(pos..)?;
-    let (&b'$', rest) = rest.split_first()? else {
-        return None;
-    };
+    match rest.split_first()? {
+        (b'$', rest) => {
+            let (len, header) = short_length(rest)?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|&len| len <= limits.max_bulk_len)?;
+            let start = pos + 1 + header;
+            let stop = start.checked_add(len)?;
+            if buf.get(stop..stop.checked_add(2)?)? != b"\r\n" {
+                return None;
+            }
+            Some((Token::Text(TextKind::Bulk, start, stop), stop + 2))
+        }
+        (b':', _) => {
+            let (n, end) = integer(buf, pos + 1).ok()??;
+            Some((Token::Integer(n), end))
+        }
+        (b'*', rest) => {
+            let (count, header) = short_length(rest)?;
+            // 18 digits stay far below usize::MAX / 2, the bound `aggregate` also enforces.
+            let count = usize::try_from(count)
+                .ok()
+                .filter(|&count| count <= limits.max_aggregate_len)?;
+            Some((Token::Aggregate(AggKind::Array, count), pos + 1 + header))
+        }
+        _ => None,
+    }
+}
+
+/// Reads a length of at most 18 digits and its CRLF; returns it and how many bytes that took.
+/// `None` for anything else (`-1`, longer numbers, incomplete or invalid input).
+#[inline(always)]
+fn short_length(rest: &[u8]) -> Option<(u64, usize)> {
     let mut len: u64 = 0;
     let mut i = 0;
     loop {
@@ -752,15 +790,7 @@ fn bulk_lane(buf: &[u8], pos: usize, max_bulk_len: usize) -> Option<(Token, usiz
     if i == 0 || rest.get(i..i + 2)? != b"\r\n" {
         return None;
     }
-    let len = usize::try_from(len)
-        .ok()
-        .filter(|&len| len <= max_bulk_len)?;
-    let start = pos + 1 + i + 2;
-    let stop = start.checked_add(len)?;
-    if buf.get(stop..stop.checked_add(2)?)? != b"\r\n" {
-        return None;
-    }
-    Some((Token::Text(TextKind::Bulk, start, stop), stop + 2))
+    Some((len, i + 2))
 }
 
 /// Looks this far for the end of a simple string or error on the fast path:
