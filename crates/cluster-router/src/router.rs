@@ -511,11 +511,15 @@ impl Inner {
         let Some(best) = choose_view(&views).filter(|t| t.covered_slots() > 0) else {
             return;
         };
-        if best.fingerprint() != view.topo.fingerprint() {
+        {
+            // Compare with the snapshot as it is now, not as it was when the refresh started: MOVED
+            // patches may have landed meanwhile, and the registry lock keeps new ones out until we are done.
             let mut registry = lock(&self.registry);
-            self.install(&mut registry, best.clone());
-            bump(&self.counters.topology_changes);
-            tracing::debug!(slots = best.covered_slots(), "topology changed");
+            if best.fingerprint() != self.view.load().topo.fingerprint() {
+                self.install(&mut registry, best.clone());
+                bump(&self.counters.topology_changes);
+                tracing::debug!(slots = best.covered_slots(), "topology changed");
+            }
         }
         self.connect_nodes(Instant::now() + self.config.connection.connect_timeout)
             .await;

@@ -456,3 +456,54 @@ fn reads_go_to_replicas_when_asked() {
         "GETs were served by replicas"
     );
 }
+
+#[test]
+fn dropping_the_last_handle_closes_every_connection() {
+    let cluster = shared_cluster();
+    let seeds = seeds();
+    let name = format!("drop{:08x}", rand::random::<u32>());
+    let pattern = format!("name={name} ");
+    let count = move || -> usize {
+        cluster
+            .masters()
+            .iter()
+            .map(|n| {
+                n.cli(&["CLIENT", "LIST"])
+                    .unwrap_or_default()
+                    .matches(&pattern)
+                    .count()
+            })
+            .sum()
+    };
+    run(Duration::from_secs(30), async move {
+        let mut config = cluster_router::RouterConfig::new(seeds);
+        config.connection = multiplexer::ConnectionConfig::new("").client_name(name);
+        let router = Router::connect(config).await.expect("connect");
+        let clone = router.clone();
+        router
+            .send(&cmd(["SET", "drop-test", "1"]), &router.options())
+            .await
+            .expect("SET");
+        let count2 = count.clone();
+        assert_eq!(
+            tokio::task::spawn_blocking(count2).await.expect("join"),
+            3,
+            "one connection per master"
+        );
+        drop(router);
+        drop(clone);
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let count = count.clone();
+            let n = tokio::task::spawn_blocking(count).await.expect("join");
+            if n == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "{n} connections still open after drop"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
