@@ -250,7 +250,10 @@ impl Cluster {
         let spec = ClusterSpec {
             masters,
             replicas_per_master: (nodes.len() / masters).saturating_sub(1),
-            node_timeout_ms: 0,
+            node_timeout_ms: nodes
+                .first()
+                .and_then(|n| read_node_timeout(n.server.dir()))
+                .unwrap_or(0),
             base_port: nodes.first().map(ClusterNode::port),
         };
         Ok(Some(Cluster { nodes, spec }))
@@ -966,6 +969,14 @@ fn read_myself(dir: &Path) -> Option<(String, Role)> {
         Role::Master
     };
     Some((id, role))
+}
+
+/// The `cluster-node-timeout` a node was configured with.
+fn read_node_timeout(dir: &Path) -> Option<u64> {
+    let text = fs::read_to_string(dir.join("redis.conf")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("cluster-node-timeout "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// PIDs of redis-server processes whose working directory is under `dir`.

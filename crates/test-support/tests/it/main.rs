@@ -285,7 +285,7 @@ fn detached_cluster_is_stopped_by_pid() {
         replicas_per_master: 0,
         ..ClusterSpec::default()
     };
-    let cluster = Cluster::start_detached(spec, &state).unwrap();
+    let cluster = Cluster::start_detached(spec.clone(), &state).unwrap();
     let pids: Vec<u32> = cluster.nodes().iter().map(|n| n.pid()).collect();
     drop(cluster);
     // Dropping a detached cluster's handle leaves the servers running.
@@ -294,6 +294,13 @@ fn detached_cluster_is_stopped_by_pid() {
         .unwrap()
         .expect("attach finds the cluster");
     assert_eq!(attached.nodes().len(), 3);
+    assert_eq!(
+        attached.spec(),
+        &ClusterSpec {
+            base_port: attached.spec().base_port,
+            ..spec
+        }
+    );
     assert!(
         attached
             .nodes()
