@@ -79,7 +79,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The servers to connect to, as `host:port` (seed nodes of a cluster, or one standalone server).
+    /// The servers to connect to, as `host:port`.
+    ///
+    /// Several addresses are seed nodes of a Redis Cluster (any one that answers is enough);
+    /// one address may be a standalone server or a cluster node, which [`build`](ClientBuilder::build) detects.
     pub fn nodes<I, S>(mut self, nodes: I) -> ClientBuilder
     where
         I: IntoIterator<Item = S>,
@@ -145,7 +148,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The database to `SELECT` on every connection (standalone servers only; a cluster has only 0).
+    /// The database to `SELECT` on every connection (standalone servers only: a cluster has only 0,
+    /// and asking a cluster for another is [`ErrorKind::InvalidInput`]).
     pub fn database(mut self, db: u32) -> ClientBuilder {
         self.database = Some(db);
         self

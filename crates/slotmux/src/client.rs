@@ -1,6 +1,7 @@
 //! `Client`: the handle users share between tasks, dispatching to a backend.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use resp_codec::{EncodedCommand, Frame};
@@ -13,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::from_value::FromValue;
 use crate::value::Value;
 
-/// A Redis client, shared by any number of tasks.
+/// A Redis or Redis Cluster client, shared by any number of tasks.
 ///
 /// `Client` is `Clone + Send + Sync`; a clone is a reference-count bump and shares the connections.
 /// Every command has a deadline ([`ClientBuilder::command_timeout`]) and resolves with its reply or a
@@ -35,8 +36,11 @@ struct Inner {
     backend: Backend,
     /// The deadline of every command and pipeline, counted from the call.
     command_timeout: Duration,
-    /// First-come, first-served admission in front of the connections' slot pools.
-    gate: Gate,
+    /// First-come, first-served admission in front of the standalone pool's slots; `None` for a
+    /// cluster, whose router bounds each node's pool itself.
+    gate: Option<Gate>,
+    /// Set by [`Client::close`]; read with Relaxed on each call, since it publishes no other data.
+    closed: AtomicBool,
 }
 
 /// A FIFO-fair admission gate with as many permits as the connections have response slots.
@@ -87,11 +91,12 @@ impl Gate {
     }
 }
 
-/// Where commands go. A cluster router joins as a second variant; everything above this enum is
-/// written against the dispatch methods below and does not change when it does.
+/// Where commands go; everything above this enum is written against the dispatch methods below.
 enum Backend {
     /// One server, through a pool of multiplexed connections.
     Standalone(multiplexer::Pool),
+    /// A Redis Cluster: the router picks the node by slot and handles redirects and refusals.
+    Cluster(cluster_router::Router),
 }
 
 impl std::fmt::Debug for Client {
@@ -102,6 +107,9 @@ impl std::fmt::Debug for Client {
                 .field("mode", &"standalone")
                 .field("addr", &pool.addr())
                 .field("connected", &pool.is_connected()),
+            Backend::Cluster(router) => d
+                .field("mode", &"cluster")
+                .field("masters", &router.masters()),
         };
         d.field("command_timeout", &self.inner.command_timeout)
             .finish_non_exhaustive()
@@ -110,6 +118,10 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Connects to the server at `url` (`redis://[user[:password]@]host[:port][/db]`) with default settings.
+    ///
+    /// When the server is a Redis Cluster node (`INFO cluster` says `cluster_enabled:1`), the client
+    /// becomes a cluster client: it learns the slot map from that node and routes every command by
+    /// its keys, following `MOVED`/`ASK` and retrying what the cluster refused before running it.
     ///
     /// Fails with [`ErrorKind::InvalidInput`] for a malformed URL, [`ErrorKind::Connection`] when the
     /// server cannot be reached, [`ErrorKind::Setup`] when it refuses the handshake (a wrong password).
@@ -123,17 +135,8 @@ impl Client {
     }
 
     pub(crate) async fn from_builder(b: ClientBuilder) -> Result<Client> {
-        let addr = match b.nodes.as_slice() {
-            [one] => one.clone(),
-            // Several seed nodes only make sense for a cluster, which this version cannot route yet.
-            _ => {
-                return Err(Error::with_message(
-                    ErrorKind::InvalidInput,
-                    "several nodes given: cluster mode is not available in this version; give one address",
-                ));
-            }
-        };
-        let mut config = multiplexer::ConnectionConfig::new(addr);
+        let first = b.nodes.first().cloned().unwrap_or_default();
+        let mut config = multiplexer::ConnectionConfig::new(first.clone());
         if let Some(d) = b.command_timeout {
             config = config.command_timeout(d);
         }
@@ -142,6 +145,9 @@ impl Client {
         }
         if let Some(n) = b.max_in_flight {
             config = config.max_in_flight(n);
+        }
+        if let Some(n) = b.max_queued {
+            config = config.max_queued(n);
         }
         config = config.protocol(match b.protocol {
             Protocol::Resp2 => multiplexer::Protocol::Resp2,
@@ -162,22 +168,64 @@ impl Client {
         if let Some(w) = b.wait_for_reconnect {
             config = config.wait_for_reconnect(w);
         }
-        if let Some(n) = b.max_queued {
-            config = config.max_queued(n);
-        }
         let command_timeout = config.command_timeout;
         let conns = b.connections_per_node.unwrap_or(1);
-        let capacity = conns.saturating_mul(config.max_in_flight.saturating_add(config.max_queued));
-        let pool = multiplexer::Pool::connect(config, conns)
-            .await
-            .map_err(from_mux)?;
+        // Several addresses can only be cluster seeds. One address is asked (`INFO cluster`) on the
+        // pool a standalone client keeps anyway, so the same URL works for both and a standalone
+        // client pays one round trip at start-up.
+        let standalone = match b.nodes.as_slice() {
+            [_] => {
+                let pool = multiplexer::Pool::connect(config.clone(), conns)
+                    .await
+                    .map_err(from_mux)?;
+                let info = EncodedCommand::from_args(["INFO", "cluster"]);
+                let deadline = Instant::now() + config.connect_timeout;
+                let reply = pool.send_by(&info, deadline).await.map_err(from_mux)?;
+                if cluster_enabled(&reply) {
+                    pool.close();
+                    None
+                } else {
+                    Some(pool)
+                }
+            }
+            _ => None,
+        };
+        let (backend, gate) = match standalone {
+            Some(pool) => {
+                let capacity =
+                    conns.saturating_mul(config.max_in_flight.saturating_add(config.max_queued));
+                (Backend::Standalone(pool), Some(Gate::new(capacity)))
+            }
+            None => {
+                if config.database != 0 {
+                    return Err(Error::with_message(
+                        ErrorKind::InvalidInput,
+                        "a Redis Cluster has only database 0",
+                    ));
+                }
+                let mut rc = cluster_router::RouterConfig::new(b.nodes);
+                rc.connection = config;
+                rc.connections_per_node = conns;
+                rc.default_timeout = command_timeout;
+                let router = cluster_router::Router::connect(rc)
+                    .await
+                    .map_err(from_router)?;
+                (Backend::Cluster(router), None)
+            }
+        };
         Ok(Client {
             inner: Arc::new(Inner {
-                backend: Backend::Standalone(pool),
+                backend,
                 command_timeout,
-                gate: Gate::new(capacity),
+                gate,
+                closed: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// True when the client talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner.backend, Backend::Cluster(_))
     }
 
     /// Sends one command and returns its reply.
@@ -194,16 +242,31 @@ impl Client {
     }
 
     /// The hot path: an encoded command to the backend, its reply frame to a `Value`.
-    async fn send_encoded(&self, cmd: &EncodedCommand, _retry_safe: bool) -> Result<Value> {
+    async fn send_encoded(&self, cmd: &EncodedCommand, retry_safe: bool) -> Result<Value> {
         let deadline = Instant::now() + self.inner.command_timeout;
-        let _permit = self.inner.gate.admit(1, deadline).await?;
+        let _permit = self.admit(1, deadline).await?;
         let frame = match &self.inner.backend {
             // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
-            // it waits for the connection; `retry_safe` matters once a cluster router can send the
-            // command to another node.
+            // it waits for the connection; `retry_safe` only matters where there is another node.
             Backend::Standalone(pool) => pool.send_by(cmd, deadline).await.map_err(from_mux)?,
+            Backend::Cluster(router) => {
+                let opts = cluster_router::SendOptions {
+                    deadline,
+                    retry_safe,
+                };
+                router.send(cmd, &opts).await.map_err(from_router)?
+            }
         };
         Value::from_reply(frame)
+    }
+
+    /// Admission: the gate for a standalone pool, the closed flag for a cluster.
+    async fn admit(&self, n: usize, deadline: Instant) -> Result<Option<SemaphorePermit<'_>>> {
+        match &self.inner.gate {
+            Some(gate) => gate.admit(n, deadline).await,
+            None if self.inner.closed.load(Ordering::Relaxed) => Err(Error::new(ErrorKind::Closed)),
+            None => Ok(None),
+        }
     }
 
     /// Sends every command of `p` back to back in one write and returns one result per command, in order.
@@ -216,12 +279,30 @@ impl Client {
             return Ok(Vec::new());
         }
         let deadline = Instant::now() + self.inner.command_timeout;
-        let _permits = self.inner.gate.admit(cmds.len(), deadline).await?;
-        let replies = match &self.inner.backend {
-            Backend::Standalone(pool) => pool.send_batch(cmds, deadline).await,
-        };
-        let _ = p.is_retry_safe();
-        convert_batch(replies)
+        let _permits = self.admit(cmds.len(), deadline).await?;
+        match &self.inner.backend {
+            Backend::Standalone(pool) => convert_batch(pool.send_batch(cmds, deadline).await),
+            Backend::Cluster(router) => {
+                let opts = cluster_router::SendOptions {
+                    deadline,
+                    retry_safe: p.is_retry_safe(),
+                };
+                let replies = router.pipeline(cmds, &opts).await;
+                if replies
+                    .iter()
+                    .all(|r| matches!(r, Err(e) if e.kind() == cluster_router::ErrorKind::Closed))
+                {
+                    if let Some(Err(e)) = replies.into_iter().next() {
+                        return Err(from_router(e));
+                    }
+                    return Ok(Vec::new());
+                }
+                Ok(replies
+                    .into_iter()
+                    .map(|r| r.map_err(from_router).and_then(Value::from_reply))
+                    .collect())
+            }
+        }
     }
 
     /// Commands currently sent and waiting for their replies, over every connection.
@@ -231,24 +312,48 @@ impl Client {
     pub fn in_flight(&self) -> usize {
         match &self.inner.backend {
             Backend::Standalone(pool) => pool.in_flight(),
+            Backend::Cluster(router) => router.stats().nodes.iter().map(|n| n.in_flight).sum(),
         }
     }
 
     /// True when at least one connection is up.
     pub fn is_connected(&self) -> bool {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return false;
+        }
         match &self.inner.backend {
             Backend::Standalone(pool) => pool.is_connected(),
+            Backend::Cluster(router) => router.stats().nodes.iter().any(|n| n.connected),
         }
     }
 
     /// Closes every connection; commands in flight and later calls fail with [`ErrorKind::Closed`].
     /// Affects every clone of this client.
     pub fn close(&self) {
-        self.inner.gate.permits.close();
+        // The flag refuses later calls on a cluster client, whose router has no close of its own and
+        // shuts its connections when the last clone of the client is dropped; closing the gate wakes
+        // standalone callers waiting for a slot.
+        self.inner.closed.store(true, Ordering::Relaxed);
+        if let Some(gate) = &self.inner.gate {
+            gate.permits.close();
+        }
         match &self.inner.backend {
             Backend::Standalone(pool) => pool.close(),
+            Backend::Cluster(_) => {}
         }
     }
+}
+
+/// Whether an `INFO cluster` reply says `cluster_enabled:1`. An error reply (INFO refused by ACL)
+/// or anything else means standalone.
+fn cluster_enabled(reply: &Frame) -> bool {
+    let text: &[u8] = match reply {
+        Frame::BulkString(b) | Frame::SimpleString(b) => b,
+        Frame::VerbatimString { text, .. } => text,
+        _ => return false,
+    };
+    const NEEDLE: &[u8] = b"cluster_enabled:1";
+    text.windows(NEEDLE.len()).any(|w| w == NEEDLE)
 }
 
 /// One result per pipelined command; the outer error when the whole batch was refused before sending.
@@ -268,6 +373,27 @@ fn convert_batch(
         .into_iter()
         .map(|r| r.map_err(from_mux).and_then(Value::from_reply))
         .collect())
+}
+
+/// Maps a cluster router error to the facade's kinds, keeping it as the source.
+pub(crate) fn from_router(e: cluster_router::Error) -> Error {
+    use cluster_router::ErrorKind as R;
+    let kind = match e.kind() {
+        R::Timeout => ErrorKind::Timeout,
+        R::Connection => ErrorKind::Connection,
+        R::Indeterminate => ErrorKind::Indeterminate,
+        R::Busy => ErrorKind::Busy,
+        R::CrossSlot => ErrorKind::CrossSlot,
+        R::TooManyRedirects => ErrorKind::TooManyRedirects,
+        R::NoRoute => ErrorKind::NoRoute,
+        R::Protocol => ErrorKind::Protocol,
+        R::Closed => ErrorKind::Closed,
+        R::InvalidInput => ErrorKind::InvalidInput,
+        R::Setup => ErrorKind::Connection,
+        _ if e.may_have_executed() => ErrorKind::Indeterminate,
+        _ => ErrorKind::Connection,
+    };
+    Error::with_source(kind, e)
 }
 
 /// Maps a multiplexer error to the facade's kinds, keeping it as the source.

@@ -1,4 +1,4 @@
-//! slotmux: a fast, dependable Redis client, built to become a Redis Cluster client without changing this API.
+//! slotmux: a fast, dependable Redis and Redis Cluster client.
 //!
 //! - [`Client`] is the handle every task shares: [`Client::send`] and [`Client::query`] for any command,
 //!   [`Client::pipeline`] for several at once, and typed helpers ([`Client::get`], [`Client::set`],
@@ -11,7 +11,8 @@
 //!
 //! Underneath, each server is reached through `multiplexer` connections shared by every task (a writer
 //! batches whatever is queued into one write, a reader completes callers in order), and commands are
-//! encoded by `resp-codec`. The cluster router (`cluster-router`) slots in behind the same `Client`.
+//! encoded by `resp-codec`. Against a Redis Cluster (detected at connect), `cluster-router` routes each
+//! command by slot behind the same `Client`, splitting pipelines and multi-key commands per node.
 //!
 //! ```no_run
 //! use slotmux::{Client, Cmd, Pipeline};

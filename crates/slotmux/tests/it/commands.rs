@@ -20,7 +20,7 @@ async fn client(protocol: Protocol) -> Client {
         .expect("connect to the shared server")
 }
 
-async fn helpers(c: &Client, p: &str) {
+pub(crate) async fn helpers(c: &Client, p: &str) {
     let k = |s: &str| key(&format!("{p}:{s}"));
     let (s, n, h, l, z, m1, m2, e) = (
         k("s"),

@@ -5,6 +5,7 @@
 //! take [`SERIAL`] so they do not skew each other's timings on a small machine.
 
 mod chaos;
+mod cluster;
 mod commands;
 mod config;
 mod faults;

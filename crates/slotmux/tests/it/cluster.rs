@@ -1,0 +1,74 @@
+//! The same `Client` against a Redis Cluster: detected from one URL, or given seed nodes.
+
+use std::time::Duration;
+
+use slotmux::{Bytes, Client, Cmd, ErrorKind, Pipeline, Value};
+
+use crate::{check, key, run};
+
+#[test]
+fn one_url_of_a_cluster_node_gives_a_cluster_client() {
+    let cluster = test_support::shared_cluster();
+    let url = cluster.seed_urls().into_iter().next().expect("a node");
+    run(Duration::from_secs(60), async {
+        let c = Client::connect(&url)
+            .await
+            .expect("connect to a cluster node");
+        assert!(c.is_cluster());
+        // Every helper, including multi-key DEL/EXISTS/MGET/MSET over keys in different slots.
+        crate::commands::helpers(&c, "cluster").await;
+    });
+}
+
+#[test]
+fn seed_nodes_and_cross_node_pipelines() {
+    let cluster = test_support::shared_cluster();
+    let seeds = cluster.seed_addrs();
+    run(Duration::from_secs(60), async {
+        let c = Client::builder()
+            .nodes(seeds.clone())
+            .build()
+            .await
+            .expect("connect with seeds");
+        assert!(c.is_cluster());
+        // Keys spread over every master; replies still come back in input order.
+        let mut p = Pipeline::new();
+        for i in 0..200 {
+            p.push(Cmd::new("SET").arg(key(&format!("pipe:{i}"))).arg(i));
+            p.push(Cmd::new("GET").arg(key(&format!("pipe:{i}"))));
+        }
+        let replies = c.pipeline(&p).await.expect("pipeline");
+        assert_eq!(replies.len(), 400);
+        for (i, pair) in replies.chunks(2).enumerate() {
+            match pair {
+                [Ok(Value::Status(ok)), Ok(Value::Bulk(v))] => {
+                    assert_eq!(ok.as_ref(), b"OK");
+                    assert_eq!(v, &Bytes::from(i.to_string()), "pair {i}");
+                }
+                other => panic!("pair {i}: {other:?}"),
+            }
+        }
+        let keys: Vec<String> = (0..200).map(|i| key(&format!("pipe:{i}"))).collect();
+        check("del across slots", c.del(&keys).await, 200);
+        assert_eq!(c.in_flight(), 0);
+
+        c.close();
+        assert_eq!(
+            c.ping().await.expect_err("closed").kind(),
+            ErrorKind::Closed
+        );
+        let err = c
+            .pipeline(&p)
+            .await
+            .expect_err("closed pipeline is an outer error");
+        assert_eq!(err.kind(), ErrorKind::Closed);
+
+        let err = Client::builder()
+            .nodes(seeds)
+            .database(1)
+            .build()
+            .await
+            .expect_err("db 1");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    });
+}
