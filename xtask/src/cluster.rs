@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use test_support::{Cluster, ClusterSpec, Reply};
 
 use crate::flags::{ClusterCommand, ClusterUp};
@@ -52,10 +52,12 @@ fn up(flags: &ClusterUp) -> Result<()> {
         base_port: Some(flags.base_port),
     };
     let started = std::time::Instant::now();
-    let cluster = Cluster::start_detached(spec, &dir).inspect_err(|_| {
-        // Leave nothing half-started behind.
-        let _ = Cluster::stop_detached(&dir);
-    })?;
+    let cluster = Cluster::start_detached(spec, &dir)
+        .inspect_err(|_| {
+            // Leave nothing half-started behind.
+            let _ = Cluster::stop_detached(&dir);
+        })
+        .context("starting the cluster (--base-port picks other ports)")?;
     println!(
         "cluster is up ({} nodes in {}); state in {}",
         cluster.nodes().len(),

@@ -814,10 +814,38 @@ fn reserve_ports(spec: &ClusterSpec) -> Result<Vec<PortLease>> {
                     .ok()
                     .and_then(|i| base.checked_add(i))
                     .context("port out of range")?;
-                ports::reserve_exact(port)
+                reserve_exact_patiently(port)
             })
             .collect(),
         None => (0..n).map(|_| ports::reserve()).collect(),
+    }
+}
+
+/// How long a fixed port may stay taken before we give up. The bus ports of fixed clusters (40001 and up)
+/// lie in Linux's ephemeral range, so a finished outgoing connection can hold one in TIME_WAIT for 60 s.
+const FIXED_PORT_WAIT: Duration = Duration::from_secs(70);
+
+fn reserve_exact_patiently(port: u16) -> Result<PortLease> {
+    let deadline = Instant::now() + FIXED_PORT_WAIT;
+    let mut told = false;
+    loop {
+        match ports::reserve_exact(port) {
+            Ok(lease) => return Ok(lease),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!(
+                    "still in use after {FIXED_PORT_WAIT:?}; choose other ports"
+                )));
+            }
+            Err(e) => {
+                if !told {
+                    eprintln!(
+                        "test-support: {e:#}; waiting up to {FIXED_PORT_WAIT:?} for it (TIME_WAIT lasts 60 s)"
+                    );
+                    told = true;
+                }
+                thread::sleep(Duration::from_millis(500));
+            }
+        }
     }
 }
 
