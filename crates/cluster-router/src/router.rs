@@ -242,23 +242,7 @@ impl Router {
         for p in &pools {
             p.close();
         }
-        let inner = Arc::new(Inner {
-            view: ArcSwap::from_pointee(View {
-                topo: Topology::empty(),
-                nodes: Box::new([]),
-                masters: Box::new([]),
-            }),
-            registry: Mutex::new(HashMap::new()),
-            table,
-            gate: Arc::new(RefreshGate::default()),
-            counters: Counters::default(),
-            rr: AtomicUsize::new(0),
-            asking: EncodedCommand::from_args(["ASKING"]),
-            multi: EncodedCommand::from_args(["MULTI"]),
-            exec: EncodedCommand::from_args(["EXEC"]),
-            config,
-        });
-        inner.install(&mut lock(&inner.registry), topo);
+        let inner = Arc::new(Inner::new(config, table, topo));
         inner
             .connect_nodes(Instant::now() + inner.config.connection.connect_timeout)
             .await;
@@ -371,6 +355,28 @@ impl Router {
 }
 
 impl Inner {
+    /// A router core over `topo`, with no connection made yet.
+    fn new(config: RouterConfig, table: CommandTable, topo: Topology) -> Inner {
+        let inner = Inner {
+            view: ArcSwap::from_pointee(View {
+                topo: Topology::empty(),
+                nodes: Box::new([]),
+                masters: Box::new([]),
+            }),
+            registry: Mutex::new(HashMap::new()),
+            table,
+            gate: Arc::new(RefreshGate::default()),
+            counters: Counters::default(),
+            rr: AtomicUsize::new(0),
+            asking: EncodedCommand::from_args(["ASKING"]),
+            multi: EncodedCommand::from_args(["MULTI"]),
+            exec: EncodedCommand::from_args(["EXEC"]),
+            config,
+        };
+        inner.install(&mut lock(&inner.registry), topo);
+        inner
+    }
+
     // ---- topology -------------------------------------------------------------------------------------
 
     /// Publishes `topo` as the new snapshot, reusing node handles by address; closes the connections of
@@ -1279,5 +1285,78 @@ fn parse_scan(reply: Frame) -> Result<(Bytes, Vec<Bytes>), Error> {
             ErrorKind::Protocol,
             format!("unexpected SCAN reply: {c:?} {k:?}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// One master at 127.0.0.1:7000 serving every slot, as `CLUSTER SLOTS` would say.
+    fn one_master() -> Topology {
+        let node = Frame::Array(vec![
+            Frame::BulkString(Bytes::from_static(b"127.0.0.1")),
+            Frame::Integer(7000),
+            Frame::BulkString(Bytes::from_static(
+                b"0123456789012345678901234567890123456789",
+            )),
+        ]);
+        let reply = Frame::Array(vec![Frame::Array(vec![
+            Frame::Integer(0),
+            Frame::Integer(16383),
+            node,
+        ])]);
+        Topology::from_cluster_slots(&reply, "127.0.0.1").unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn thousand_moved_replies_patch_the_map_and_cause_one_refresh() {
+        let inner = Arc::new(Inner::new(
+            RouterConfig::new(["127.0.0.1:7000"]),
+            CommandTable::builtin(),
+            one_master(),
+        ));
+        let refreshes = Arc::new(AtomicUsize::new(0));
+        let counter = refreshes.clone();
+        let timing = Timing {
+            periodic: inner.config.periodic_check,
+            coalesce: inner.config.refresh_coalesce,
+            min_interval: inner.config.min_refresh_interval,
+        };
+        // The real loop with a counting refresh instead of the network one.
+        let task = tokio::spawn(refresh::run(inner.gate.clone(), timing, move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Some(async {})
+        }));
+        tokio::task::yield_now().await;
+        let from = inner.view.load().nodes.first().cloned().unwrap();
+        for i in 0..1000u16 {
+            // 500 slots, each redirected twice (the second finds the map already patched).
+            let text = format!("MOVED {} 127.0.0.1:7001", i % 500);
+            let r = Redirect::parse(text.as_bytes()).unwrap();
+            inner.apply_moved(&r, &from);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+        assert_eq!(inner.gate.requests.load(Ordering::Relaxed), 1000);
+        let view = inner.view.load();
+        for slot in [0u16, 250, 499, 500, 16383] {
+            let owner = view
+                .topo
+                .master_for(Slot::new(slot).unwrap())
+                .map(|i| view.topo.node(i).addr.to_string());
+            let want = if slot < 500 {
+                "127.0.0.1:7001"
+            } else {
+                "127.0.0.1:7000"
+            };
+            assert_eq!(owner.as_deref(), Some(want), "slot {slot}");
+        }
+        // Routing uses the patched snapshot: one load, one lookup.
+        let node = inner.route(&Target::Slot(Slot::new(42)), false).unwrap();
+        assert_eq!(node.key, "127.0.0.1:7001");
+        inner.gate.close();
+        task.await.unwrap();
     }
 }
