@@ -7,6 +7,8 @@ use crate::error_code::ErrorCode;
 /// One RESP2 or RESP3 value, as a server sends it.
 ///
 /// Byte payloads are [`Bytes`] slices of the buffer they were read into, so decoding copies nothing.
+/// The flip side: a payload keeps that whole buffer allocation alive, so a value kept for long
+/// should be copied out (`Bytes::copy_from_slice`) rather than held.
 /// A server error reply is an ordinary frame ([`Frame::SimpleError`] or [`Frame::BulkError`]):
 /// data for the caller to inspect with [`Frame::error_code`], not a Rust error.
 #[derive(Debug, Clone, PartialEq)]
