@@ -233,7 +233,11 @@ impl Router {
         let mut table = CommandTable::builtin();
         if let Some(pool) = pools.first() {
             if let Ok(reply) = pool
-                .send_by(&EncodedCommand::from_args(["COMMAND"]), deadline)
+                // Its own budget: a hung seed may have used up the fetch deadline.
+                .send_by(
+                    &EncodedCommand::from_args(["COMMAND"]),
+                    Instant::now() + config.refresh_timeout,
+                )
                 .await
             {
                 table.learn(&reply);
