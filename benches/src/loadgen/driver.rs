@@ -92,6 +92,19 @@ impl Default for Live {
     }
 }
 
+impl Live {
+    /// Zeroes every counter (between cells).
+    pub(super) fn reset(&self) {
+        // Relaxed: display counters only.
+        self.requests.store(0, Ordering::Relaxed);
+        self.commands.store(0, Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
+        if let Ok(mut h) = self.latency.lock() {
+            h.reset();
+        }
+    }
+}
+
 /// The shape of one cell.
 #[derive(Clone, Debug)]
 pub(super) struct CellPlan {

@@ -219,6 +219,8 @@ pub async fn run(settings: &Settings, targets: &[Target], stop: &Stop) -> Report
                         client,
                         rep + 1
                     ));
+                    // Counts left over from the previous cell must not appear under this cell's label.
+                    live.reset();
                     if let Ok(mut l) = label.lock() {
                         *l = format!("{} {} {} #{}", target.name, workload, client, rep + 1);
                     }
