@@ -325,7 +325,16 @@ impl Router {
         let nodes = view
             .masters
             .iter()
-            .filter_map(|&i| view.nodes.get(i).cloned())
+            .filter_map(|&i| {
+                let handle = view.nodes.get(i)?.clone();
+                // A slot the master serves now, to find its successor if it fails over mid-scan.
+                let slot = view
+                    .topo
+                    .indexed_nodes()
+                    .find(|(idx, _)| idx.get() == i)
+                    .and_then(|(idx, _)| view.topo.slot_ranges_of(idx).first().map(|r| r.start()));
+                Some((handle, slot))
+            })
             .collect();
         ClusterScan {
             router: self.clone(),
@@ -504,8 +513,14 @@ impl Inner {
         }
         let n = view.nodes.len().max(1);
         let sample = (usize::BITS - n.leading_zeros()) as usize; // floor(log2 n) + 1
-        candidates.truncate(sample);
+        let rest = candidates.split_off(sample.min(candidates.len()));
         let mut views = self.fetch_views(&candidates, deadline).await;
+        if views.is_empty() && !rest.is_empty() {
+            // Every sampled node failed (a partition, several nodes down): ask all the others once.
+            views = self
+                .fetch_views(&rest, Instant::now() + self.config.refresh_timeout)
+                .await;
+        }
         if views.is_empty() {
             let seeds: Vec<Arc<NodeHandle>> = self
                 .config
@@ -1217,11 +1232,14 @@ fn merge_parts(
 /// A cluster-wide `SCAN`: one cursor per master of the view taken when the scan started.
 ///
 /// Keys are yielded in batches; a key present for the whole scan is yielded at least once (SCAN's
-/// guarantee, per master). A master that fails over mid-scan ends the scan with an error.
+/// guarantee, per master), and may be yielded more than once. If a master fails over mid-scan, its
+/// successor (the new master of its slots) is scanned from the start. Slots resharded during a scan
+/// may be missed or repeated: SCAN's guarantee holds per node, not across a reshard.
 #[derive(Debug)]
 pub struct ClusterScan {
     router: Router,
-    nodes: Vec<Arc<NodeHandle>>,
+    /// Each master to walk, with a slot it served when the scan started.
+    nodes: Vec<(Arc<NodeHandle>, Option<Slot>)>,
     at: usize,
     cursor: Bytes,
     pattern: Option<Bytes>,
@@ -1230,11 +1248,34 @@ pub struct ClusterScan {
 
 impl ClusterScan {
     /// The next batch of keys, or `None` when every master has been walked.
+    /// Each call returns by the router's default deadline.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, Error> {
+        let inner = self.router.inner.clone();
+        let deadline = Instant::now() + inner.config.default_timeout;
         loop {
-            let Some(node) = self.nodes.get(self.at).cloned() else {
+            let Some((node, slot)) = self.nodes.get_mut(self.at) else {
                 return Ok(None);
             };
+            // A master that no longer serves slots (failed over) is replaced by its successor, scanned
+            // from cursor 0.
+            if let Some(slot) = *slot {
+                let view = inner.view.load();
+                let still_master = view
+                    .masters
+                    .iter()
+                    .any(|&i| view.nodes.get(i).is_some_and(|h| Arc::ptr_eq(h, node)));
+                if !still_master {
+                    if let Some(successor) =
+                        route_in(&view, &Target::Slot(Some(slot)), false, &inner.rr)
+                    {
+                        if !Arc::ptr_eq(&successor, node) {
+                            *node = successor;
+                            self.cursor = Bytes::from_static(b"0");
+                        }
+                    }
+                }
+            }
+            let node = node.clone();
             let mut b = resp_codec::CommandBuilder::new("SCAN");
             b.arg(&self.cursor);
             if let Some(p) = &self.pattern {
@@ -1244,12 +1285,31 @@ impl ClusterScan {
                 b.arg(b"COUNT").arg_u64(u64::from(n));
             }
             let cmd = b.finish();
-            let inner = &self.router.inner;
             let info = inner.table.lookup(&cmd);
-            let opts = self.router.options();
-            let reply = inner
-                .drive(&cmd, &info, Target::Node(node), &opts, None)
-                .await?;
+            // Short attempts, so a dead master is noticed and replaced while the call's deadline lasts.
+            let attempt = SendOptions {
+                deadline: deadline.min(Instant::now() + inner.config.refresh_timeout),
+                retry_safe: true,
+            };
+            let reply = match inner
+                .drive(&cmd, &info, Target::Node(node), &attempt, None)
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) if Instant::now() + inner.config.retry_backoff_max < deadline => {
+                    tracing::debug!(error = %e, "SCAN attempt failed; re-resolving the node");
+                    inner.gate.request();
+                    tokio::time::sleep(inner.config.retry_backoff_max).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if reply.is_error() {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("SCAN failed: {reply:?}"),
+                ));
+            }
             let (cursor, keys) = parse_scan(reply)?;
             if &cursor[..] == b"0" {
                 self.at += 1;

@@ -197,6 +197,16 @@ fn failover_under_load_recovers_by_itself() {
     run(Duration::from_secs(90), async move {
         let router = connect(seeds).await;
         let mut total: HashMap<String, (i64, i64)> = HashMap::new();
+        let zeros: Vec<_> = keys.iter().map(|k| cmd(["SET", k.as_str(), "0"])).collect();
+        assert!(
+            router
+                .pipeline(&zeros, &router.options())
+                .await
+                .iter()
+                .all(Result::is_ok)
+        );
+        // A cluster-wide SCAN started before the crash and walked after it still finds every key.
+        let mut scan = router.scan(Some(bytes::Bytes::from_static(b"f:*")), Some(100));
 
         // 1. kill -9 a master.
         let load = start_load(&router, keys.clone(), 32);
@@ -205,8 +215,11 @@ fn failover_under_load_recovers_by_itself() {
         let c2 = c.clone();
         // Kill, then watch the replica until the server side has promoted it, so the test can tell the
         // cluster's failover time (1.5-2.5 s, slower on a loaded machine) from the client's own lag.
+        let c3 = c2.clone();
+        tokio::task::spawn_blocking(move || c3.kill(crash))
+            .await
+            .expect("kill");
         let promoted = tokio::task::spawn_blocking(move || {
-            c2.kill(crash);
             let end = std::time::Instant::now() + Duration::from_secs(15);
             while std::time::Instant::now() < end {
                 if c2.node(crash_replica).role().ok() == Some(Role::Master) {
@@ -259,6 +272,22 @@ fn failover_under_load_recovers_by_itself() {
         assert!(
             s.nodes.iter().all(|n| n.in_flight == 0 || !n.connected),
             "in-flight drains: {s:?}"
+        );
+
+        let mut scanned = std::collections::HashSet::new();
+        while let Some(batch) = scan.next_batch().await.expect("scan across the failover") {
+            scanned.extend(
+                batch
+                    .into_iter()
+                    .map(|k| String::from_utf8_lossy(&k).into_owned()),
+            );
+        }
+        let missing: Vec<&String> = keys.iter().filter(|k| !scanned.contains(*k)).collect();
+        assert!(
+            missing.is_empty(),
+            "scan missed {} keys, e.g. {:?}",
+            missing.len(),
+            missing.first()
         );
 
         // 2. Fast variant on another shard (another replica, so no double election):
