@@ -24,6 +24,10 @@ const FORM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between convergence probes: small against the 100 ms cluster cron, so we see `ok` promptly.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
+/// How often nodes that still miss others are introduced again: the shortest handshake timeout is 1 s,
+/// so a MEET repeated sooner would only pile up handshakes.
+const REMEET_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Keys moved per `MIGRATE`, as `redis-cli --cluster reshard` does by default (its `--cluster-pipeline` is 10;
 /// tests hold few keys per slot, so a larger batch just means fewer round trips).
 const MIGRATE_BATCH: usize = 100;
@@ -357,8 +361,10 @@ impl Cluster {
                 .ok()?;
         }
         let n = self.nodes.len();
+        let mut last_meet = Instant::now();
         wait_until(FORM_TIMEOUT, "every node to know every other node", || {
-            for node in &self.nodes {
+            let mut lagging = Vec::new();
+            for (i, node) in self.nodes.iter().enumerate() {
                 let text = node
                     .command(&["CLUSTER", "NODES"])?
                     .ok()?
@@ -369,13 +375,46 @@ impl Cluster {
                     .filter(|l| !l.contains("handshake") && !l.contains("noaddr"))
                     .count();
                 if known != n {
-                    return Ok(Err(format!(
-                        "node {} knows {known} of {n} nodes",
-                        node.port()
-                    )));
+                    lagging.push((i, known));
                 }
             }
-            Ok(Ok(()))
+            let Some(&(lagging_node, known)) = lagging.first() else {
+                return Ok(Ok(()));
+            };
+            // On a loaded machine a handshake can outlast its timeout (the node timeout), and the node that
+            // started it then forgets the other for good: MEET again, in both directions.
+            if last_meet.elapsed() >= REMEET_INTERVAL {
+                last_meet = Instant::now();
+                for &(i, _) in &lagging {
+                    let others = if i == 0 {
+                        &self.nodes[1..]
+                    } else {
+                        std::slice::from_ref(first)
+                    };
+                    for other in others {
+                        let _ = self.nodes[i].command(&[
+                            "CLUSTER",
+                            "MEET",
+                            "127.0.0.1",
+                            &other.port().to_string(),
+                        ]);
+                        let _ = other.command(&[
+                            "CLUSTER",
+                            "MEET",
+                            "127.0.0.1",
+                            &self.nodes[i].port().to_string(),
+                        ]);
+                    }
+                }
+                trace(
+                    started,
+                    &format!("MEET again for nodes {lagging:?} (index, nodes known)"),
+                );
+            }
+            Ok(Err(format!(
+                "node {} knows {known} of {n} nodes",
+                self.nodes[lagging_node].port()
+            )))
         })?;
         trace(started, "every node knows every other");
         for (i, node) in self.nodes.iter().enumerate().skip(masters) {
