@@ -42,7 +42,8 @@
 //! - `ASK`: `ASKING` and the command are written back to back as one unit on the target; the slot map is unchanged.
 //! - `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY`: the server refused before running the
 //!   command, so any command is retried with capped, jittered backoff until its deadline
-//!   (`READONLY`, `CLUSTERDOWN`, `MASTERDOWN` also request a refresh). If the deadline leaves no room,
+//!   (`CLUSTERDOWN` and `MASTERDOWN` also request a refresh; `READONLY` waits for a refresh first, since
+//!   the node taken for a master is a replica now). If the deadline leaves no room,
 //!   the refusal itself is returned as the reply.
 //! - A connection failure before the command was written (the multiplexer says it was not sent) is retried
 //!   on the refreshed route, whatever the command.

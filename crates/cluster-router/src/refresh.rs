@@ -23,6 +23,9 @@ pub(crate) struct RefreshGate {
     notify: Notify,
     /// Requests seen, coalesced or not (a statistic).
     pub(crate) requests: AtomicU64,
+    /// Refreshes finished; with `done`, lets a command wait for the next refresh (after READONLY).
+    generation: AtomicU64,
+    done: Notify,
 }
 
 impl RefreshGate {
@@ -42,6 +45,35 @@ impl RefreshGate {
         // Release: pairs with the Acquire load in the loop.
         self.closed.store(true, Ordering::Release);
         self.notify.notify_one();
+        self.done.notify_waiters();
+    }
+
+    /// How many refreshes have finished.
+    pub(crate) fn generation(&self) -> u64 {
+        // Acquire: pairs with the Release in `finished`, so the new snapshot is visible after the wait.
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn finished(&self) {
+        // Release: the snapshot stored by the refresh happens-before a waiter seeing the new generation.
+        self.generation.fetch_add(1, Ordering::Release);
+        self.done.notify_waiters();
+    }
+
+    /// Waits until a refresh that finished after generation `seen` (true), or `deadline` / close (false).
+    pub(crate) async fn wait_past(&self, seen: u64, deadline: Instant) -> bool {
+        loop {
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            // Register before checking, so a refresh finishing in between is not missed.
+            notified.as_mut().enable();
+            if self.generation() > seen {
+                return true;
+            }
+            if self.is_closed() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
     }
 
     fn is_closed(&self) -> bool {
@@ -90,6 +122,7 @@ where
         }
         let Some(fut) = refresh() else { return };
         fut.await;
+        gate.finished();
         last = Some(Instant::now());
     }
 }
@@ -136,6 +169,33 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 1);
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(count.load(Ordering::SeqCst), 2);
+        gate.close();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .ok();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_command_can_wait_for_the_next_refresh() {
+        let gate = Arc::new(RefreshGate::default());
+        let (count, task) = start(&gate);
+        tokio::task::yield_now().await;
+        let seen = gate.generation();
+        gate.request();
+        let waited = gate
+            .wait_past(seen, Instant::now() + Duration::from_secs(1))
+            .await;
+        assert!(waited);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        // No refresh comes without a request: the wait ends at the deadline.
+        let seen = gate.generation();
+        let started = Instant::now();
+        assert!(
+            !gate
+                .wait_past(seen, started + Duration::from_millis(300))
+                .await
+        );
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
         gate.close();
         tokio::time::timeout(Duration::from_secs(1), task)
             .await

@@ -16,8 +16,19 @@ pub(crate) enum Outcome {
     /// `-ASK slot host:port`: this key is being migrated; ask the target once.
     Ask(Redirect),
     /// Refused before running (TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN, READONLY): safe to retry.
-    /// `refresh` says the topology is probably stale (READONLY: we wrote to a replica; CLUSTERDOWN).
-    Refused { refresh: bool },
+    Refused { refresh: Refresh },
+}
+
+/// What a refusal says about the router's topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refresh {
+    /// Nothing (TRYAGAIN, LOADING: the node is right, just not ready).
+    No,
+    /// Probably stale (CLUSTERDOWN, MASTERDOWN: a failover is under way): ask for a refresh, retry after a pause.
+    Request,
+    /// Certainly stale (READONLY: the node we took for a master is a replica now): retrying before a
+    /// refresh would only hit the replica again, so wait for one, then retry.
+    Await,
 }
 
 /// Classifies a reply. Only error frames are inspected; the check is one byte on the common path.
@@ -35,10 +46,15 @@ pub(crate) fn classify(frame: &Frame) -> Outcome {
             Some(r) => Outcome::Ask(r),
             None => Outcome::Done,
         },
-        ErrorCode::ReadOnly | ErrorCode::ClusterDown | ErrorCode::MasterDown => {
-            Outcome::Refused { refresh: true }
-        }
-        ErrorCode::TryAgain | ErrorCode::Loading => Outcome::Refused { refresh: false },
+        ErrorCode::ReadOnly => Outcome::Refused {
+            refresh: Refresh::Await,
+        },
+        ErrorCode::ClusterDown | ErrorCode::MasterDown => Outcome::Refused {
+            refresh: Refresh::Request,
+        },
+        ErrorCode::TryAgain | ErrorCode::Loading => Outcome::Refused {
+            refresh: Refresh::No,
+        },
         _ => Outcome::Done,
     }
 }
@@ -109,23 +125,33 @@ mod tests {
         check("MOVED nonsense", Outcome::Done);
         check(
             "TRYAGAIN Multiple keys request during rehashing of slot",
-            Outcome::Refused { refresh: false },
+            Outcome::Refused {
+                refresh: Refresh::No,
+            },
         );
         check(
             "CLUSTERDOWN The cluster is down",
-            Outcome::Refused { refresh: true },
+            Outcome::Refused {
+                refresh: Refresh::Request,
+            },
         );
         check(
             "LOADING Redis is loading the dataset in memory",
-            Outcome::Refused { refresh: false },
+            Outcome::Refused {
+                refresh: Refresh::No,
+            },
         );
         check(
             "MASTERDOWN Link with MASTER is down",
-            Outcome::Refused { refresh: true },
+            Outcome::Refused {
+                refresh: Refresh::Request,
+            },
         );
         check(
             "READONLY You can't write against a read only replica.",
-            Outcome::Refused { refresh: true },
+            Outcome::Refused {
+                refresh: Refresh::Await,
+            },
         );
         check("ERR unknown command", Outcome::Done);
         check(

@@ -19,7 +19,7 @@ use crate::command::{CommandInfo, CommandTable, Merge, Route};
 use crate::config::{RouterConfig, SendOptions};
 use crate::error::{Error, ErrorKind};
 use crate::refresh::{self, RefreshGate, Timing};
-use crate::retry::{Backoff, Outcome, classify, random_u64};
+use crate::retry::{Backoff, Outcome, Refresh, classify, random_u64};
 use crate::split::{self, Part, Plan, merge_fanout, merge_split};
 use crate::stats::{Counters, NodeStats, RouterStats, bump, get};
 
@@ -591,6 +591,27 @@ impl Inner {
         true
     }
 
+    /// What to do before retrying a refused command; false when the deadline leaves no room.
+    async fn after_refusal(
+        &self,
+        refresh: Refresh,
+        backoff: &mut Backoff,
+        deadline: Instant,
+    ) -> bool {
+        match refresh {
+            Refresh::No => self.pause(backoff, deadline).await,
+            Refresh::Request => {
+                self.gate.request();
+                self.pause(backoff, deadline).await
+            }
+            Refresh::Await => {
+                let seen = self.gate.generation();
+                self.gate.request();
+                self.gate.wait_past(seen, deadline).await
+            }
+        }
+    }
+
     /// One attempt on one node; with `asking`, `ASKING` and the command go as one unit.
     async fn attempt(
         &self,
@@ -685,10 +706,7 @@ impl Inner {
                         ask = Some(self.handle_for(&to));
                     }
                     Outcome::Refused { refresh } => {
-                        if refresh {
-                            self.gate.request();
-                        }
-                        if !self.pause(&mut backoff, deadline).await {
+                        if !self.after_refusal(refresh, &mut backoff, deadline).await {
                             // Out of time: the server's refusal is the most precise answer we have.
                             return Ok(frame);
                         }
@@ -1102,10 +1120,7 @@ impl Inner {
                             ask = Some(self.handle_for(&to));
                         }
                         Some(Outcome::Refused { refresh }) => {
-                            if refresh {
-                                self.gate.request();
-                            }
-                            if !self.pause(&mut backoff, deadline).await {
+                            if !self.after_refusal(refresh, &mut backoff, deadline).await {
                                 return Ok(frame);
                             }
                             bump(&self.counters.retries);
