@@ -153,6 +153,18 @@ fn resp3_scalars() {
 }
 
 #[test]
+fn lines_longer_than_the_fast_path_window() {
+    // The fast path looks 128 bytes ahead for a line's end; longer lines take the general path.
+    let text = vec![b'x'; 300];
+    let mut wire = b"+".to_vec();
+    wire.extend_from_slice(&text);
+    wire.extend_from_slice(b"\r\n");
+    check(&wire, simple(&text));
+    wire[0] = b'-';
+    check(&wire, Frame::SimpleError(Bytes::from(text)));
+}
+
+#[test]
 fn nan_double() {
     // NaN is not equal to itself, so it cannot go through `check`.
     let mut buf = BytesMut::from(&b",nan\r\n"[..]);
