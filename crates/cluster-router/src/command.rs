@@ -35,6 +35,10 @@ pub(crate) enum Route {
     FanOut(Merge),
     /// A multi-key command that may be split per slot.
     Split(SplitKind),
+    /// Changes the state of the connection it runs on (MULTI, WATCH, SELECT, SUBSCRIBE, ...).
+    /// Node connections are shared by every caller, so such a command would leak into other callers'
+    /// commands (a stray MULTI would queue them all): refused before sending.
+    ConnectionState,
 }
 
 /// How the replies of a fan-out are merged into one.
@@ -456,6 +460,15 @@ const fn split(kind: SplitKind, step: u8, readonly: bool, idempotency: Idempoten
         container: false,
     }
 }
+const fn stateful() -> CommandInfo {
+    CommandInfo {
+        keys: KeySpec::None,
+        route: Route::ConnectionState,
+        readonly: false,
+        idempotency: Idempotency::Never,
+        container: false,
+    }
+}
 const fn container(default: CommandInfo) -> CommandInfo {
     CommandInfo {
         container: true,
@@ -711,7 +724,36 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("PUBLISH", any(false)),
     ("WAIT", any(false)),
     ("CONFIG", any(false)),
-    ("CLIENT", any(false)),
+    ("CLIENT", container(any(false))),
+    ("CLIENT|REPLY", stateful()),
+    ("CLIENT|SETNAME", stateful()),
+    ("CLIENT|TRACKING", stateful()),
+    ("CLIENT|NO-EVICT", stateful()),
+    ("CLIENT|NO-TOUCH", stateful()),
+    // Connection state: refused on shared connections (use Router::transaction for MULTI/EXEC).
+    ("MULTI", stateful()),
+    ("EXEC", stateful()),
+    ("DISCARD", stateful()),
+    ("WATCH", stateful()),
+    ("UNWATCH", stateful()),
+    ("SELECT", stateful()),
+    ("SWAPDB", stateful()),
+    ("AUTH", stateful()),
+    ("HELLO", stateful()),
+    ("RESET", stateful()),
+    ("QUIT", stateful()),
+    ("READONLY", stateful()),
+    ("READWRITE", stateful()),
+    ("ASKING", stateful()),
+    ("MONITOR", stateful()),
+    ("SUBSCRIBE", stateful()),
+    ("PSUBSCRIBE", stateful()),
+    ("SSUBSCRIBE", stateful()),
+    ("UNSUBSCRIBE", stateful()),
+    ("PUNSUBSCRIBE", stateful()),
+    ("SUNSUBSCRIBE", stateful()),
+    ("SYNC", stateful()),
+    ("PSYNC", stateful()),
     ("CLUSTER", any(true)),
     ("COMMAND", any(true)),
 ];
@@ -785,6 +827,10 @@ mod tests {
         assert_eq!(route(&["mget", "a", "b"]), Route::Split(SplitKind::Values));
         assert_eq!(route(&["UNLINK", "a"]), Route::Split(SplitKind::Sum));
         assert_eq!(route(&["KEYS", "*"]), Route::FanOut(Merge::Concat));
+        assert_eq!(route(&["multi"]), Route::ConnectionState);
+        assert_eq!(route(&["SUBSCRIBE", "ch"]), Route::ConnectionState);
+        assert_eq!(route(&["CLIENT", "REPLY", "OFF"]), Route::ConnectionState);
+        assert_eq!(route(&["CLIENT", "ID"]), Route::AnyMaster);
     }
 
     #[test]

@@ -34,6 +34,10 @@
 //! order. **A split command is not atomic**: another client may see some of its keys changed and not others,
 //! and an error in one part does not undo the others.
 //! With `read_from_replicas`, read-only commands go to an online replica of the slot (master when none is up).
+//! Commands that change the state of the connection they run on (`MULTI`, `EXEC`, `WATCH`, `SELECT`,
+//! `SUBSCRIBE`, `CLIENT REPLY`, `AUTH`, `HELLO`, `READONLY`, ...) are refused with [`ErrorKind::InvalidInput`]
+//! before anything is sent: node connections are shared by every caller, and a stray `MULTI` would queue
+//! everyone else's commands. Use [`Router::transaction`] for `MULTI`/`EXEC`.
 //!
 //! # Retry and re-send contract
 //!

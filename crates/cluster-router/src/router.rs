@@ -745,6 +745,7 @@ impl Inner {
                     .await
             }
             Route::FanOut(merge) => self.fan_out(cmd, &info, merge, opts).await,
+            Route::ConnectionState => Err(connection_state(cmd)),
             Route::Split(kind) => match split::plan(cmd, &info, kind) {
                 Plan::Whole(slot) => self.drive(cmd, &info, Target::Slot(slot), opts, None).await,
                 Plan::Split { kind, keys, parts } => {
@@ -805,6 +806,7 @@ impl Inner {
             },
             FanOut,
             Invalid,
+            Refused(Error),
         }
         let mut units = Vec::with_capacity(cmds.len());
         let mut plans = Vec::with_capacity(cmds.len());
@@ -828,6 +830,7 @@ impl Inner {
                     fanouts.push((i, cmd, info, merge));
                     Slotting::FanOut
                 }
+                Route::ConnectionState => Slotting::Refused(connection_state(cmd)),
                 Route::Split(kind) => match split::plan(cmd, &info, kind) {
                     Plan::Whole(slot) => {
                         units.push(Unit {
@@ -896,6 +899,7 @@ impl Inner {
                 }
                 Slotting::FanOut => fan_results.remove(&i).unwrap_or_else(missing),
                 Slotting::Invalid => Err(Error::new(ErrorKind::InvalidInput, "empty command")),
+                Slotting::Refused(e) => Err(e),
             })
             .collect()
     }
@@ -1026,6 +1030,9 @@ impl Inner {
                 ));
             }
             let info = self.table.lookup(cmd);
+            if info.route == Route::ConnectionState {
+                return Err(connection_state(cmd));
+            }
             idempotent &= info.is_idempotent(cmd);
             match split::single_slot(cmd, &info) {
                 Err(()) => {
@@ -1176,6 +1183,17 @@ impl Inner {
         stats.nodes.sort_by(|a, b| a.addr.cmp(&b.addr));
         stats
     }
+}
+
+fn connection_state(cmd: &EncodedCommand) -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "{} changes the state of a connection shared by every caller; use Router::transaction for \
+             MULTI/EXEC and a dedicated connection for the rest",
+            String::from_utf8_lossy(cmd.name())
+        ),
+    )
 }
 
 fn is_execabort(frame: &Frame) -> bool {

@@ -342,6 +342,36 @@ fn fan_out_scan_scripts_and_transactions() {
             .await
             .expect("server error is data");
         assert!(err.is_error(), "{err:?}");
+        // Commands that change a shared connection's state are refused before sending.
+        let multi = router.send(&cmd(["MULTI"]), &o).await;
+        assert_eq!(
+            multi.map_err(|e| e.kind()).err(),
+            Some(ErrorKind::InvalidInput)
+        );
+        let mixed = router
+            .pipeline(
+                &[
+                    cmd(["GET", keys[0].as_str()]),
+                    cmd(["WATCH", keys[0].as_str()]),
+                ],
+                &o,
+            )
+            .await;
+        assert_eq!(mixed[0].as_ref().ok(), Some(&bulk("x")));
+        assert_eq!(
+            mixed[1].as_ref().map_err(|e| e.kind()).err(),
+            Some(ErrorKind::InvalidInput)
+        );
+        // The connection is still usable (nothing was queued in a stray MULTI).
+        assert_eq!(
+            value(
+                &router
+                    .send(&cmd(["GET", keys[1].as_str()]), &o)
+                    .await
+                    .expect("GET")
+            ),
+            Some(b"x".to_vec())
+        );
         assert_eq!(router.stats().moved, 0);
     });
 }
