@@ -3,7 +3,7 @@
 //!
 //! Data path of one command: the caller takes a slot from [`SlotPool`], pushes `(bytes, slot)` on the
 //! bounded submit queue and notifies the writer through [`Signal`]. The writer drains whatever is queued
-//! into one buffer, hands the slot indices in order to the reader through the bounded `handoff` queue
+//! into one buffer, hands the slot indices in order to the reader through the SPSC [`Handoff`] ring
 //! *before* writing (so a reply can never arrive before its slot is known), and writes the buffer in one
 //! syscall. The reader decodes every complete reply in its buffer and completes the slots in FIFO order.
 
@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use crate::config::{ConnectionConfig, Protocol, ProtocolVersion};
 use crate::error::{Error, ErrorKind};
 use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, BoundedQueue, Ordering};
+use crate::handoff::Handoff;
 use crate::signal::Signal;
 use crate::slot::{Completion, SlotPool};
 use crate::stats::Counters;
@@ -72,7 +73,7 @@ pub(crate) struct Shared {
     writer_signal: Signal,
     sweeper_signal: Signal,
     /// Slot indices written (or about to be), in wire order; writer produces, reader consumes.
-    handoff: BoundedQueue<u32>,
+    handoff: Handoff,
     /// Commands written whose reply has not been read; bounds what the writer takes.
     in_flight: AtomicUsize,
     phase: AtomicUsize,
@@ -104,7 +105,7 @@ impl Shared {
             writer_signal: Signal::new(),
             sweeper_signal: Signal::new(),
             // Never full: each index in it is an outstanding slot.
-            handoff: BoundedQueue::new(capacity),
+            handoff: Handoff::new(capacity),
             in_flight: AtomicUsize::new(0),
             phase: AtomicUsize::new(UP),
             handles_gone: AtomicBool::new(false),
@@ -426,7 +427,7 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
         let exit = write_loop(&shared, wr).await;
         reader.abort();
         let _ = reader.await;
-        // The reader is gone: we are the handoff queue's only consumer now.
+        // The reader is gone (and the writer too): we are the handoff's only user now.
         let reader_error = shared
             .reader_error
             .lock()
@@ -440,7 +441,8 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
                 "closed before the reply arrived",
             ),
         };
-        while let Some(slot) = shared.handoff.pop() {
+        let mut unanswered = shared.handoff.reader();
+        while let Some(slot) = unanswered.pop() {
             if shared.slots.complete(slot, Err(error.clone())) == Completion::Discarded {
                 shared.on_slot_freed();
             }
@@ -569,10 +571,15 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
             .config
             .max_in_flight
             .saturating_sub(shared.in_flight.load(Ordering::Acquire));
+        let mut handoff = shared.handoff.writer();
         let mut count = 0usize;
         // A command at least as big as a whole batch is written from its own Bytes, not copied.
         let mut large: Option<Bytes> = None;
-        while count < credit && count < MAX_WRITE_BATCH_COMMANDS && buf.len() < max_bytes {
+        while count < credit
+            && count < MAX_WRITE_BATCH_COMMANDS
+            && buf.len() < max_bytes
+            && handoff.room() > 0
+        {
             let Some(entry) = shared.submit.pop() else {
                 break;
             };
@@ -583,8 +590,7 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                         shared.on_slot_freed();
                         continue;
                     }
-                    // Cannot fail: the handoff holds as many indices as there are slots.
-                    let _ = shared.handoff.push(slot);
+                    handoff.push(slot);
                     count += 1;
                     if bytes.len() >= max_bytes {
                         large = Some(bytes);
@@ -596,13 +602,24 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                     // A batch is never skipped in part: ASKING or MULTI without its partner would
                     // change the meaning of another caller's command.
                     for (bytes, slot) in items.iter() {
-                        let _ = shared.handoff.push(*slot);
-                        buf.extend_from_slice(bytes);
+                        if handoff.push(*slot) {
+                            buf.extend_from_slice(bytes);
+                            count += 1;
+                        } else {
+                            // Cannot happen: every index in the ring is an outstanding slot and the
+                            // ring has a place per slot. Fail the command rather than lose track of it.
+                            debug_assert!(false, "handoff ring full");
+                            let error = Error::with_message(ErrorKind::Protocol, "handoff ring full");
+                            if shared.slots.complete(*slot, Err(error)) == Completion::Discarded {
+                                shared.on_slot_freed();
+                            }
+                        }
                     }
-                    count += items.len();
                 }
             }
         }
+        // Published before the write: a reply can never arrive before its slot is known.
+        handoff.publish();
         if count == 0 {
             continue;
         }
@@ -640,6 +657,7 @@ async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut buf: BytesMut
     let mut decoder = Decoder::new();
     let error = 'outer: loop {
         let mut done = 0usize;
+        let mut written = shared.handoff.reader();
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
@@ -648,7 +666,7 @@ async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut buf: BytesMut
                         shared.stats.push_frames.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let Some(slot) = shared.handoff.pop() else {
+                    let Some(slot) = written.pop() else {
                         finish_batch(&shared, done);
                         break 'outer Error::with_message(
                             ErrorKind::Protocol,
@@ -718,10 +736,12 @@ fn finish_batch(shared: &Shared, done: usize) {
 async fn sweep(shared: Arc<Shared>) {
     let tick = shared.config.timeout_tick;
     loop {
-        if shared.handles_gone.load(Ordering::Acquire) {
+        let phase = shared.phase();
+        // Ends only after the driver has finished (CLOSED): until then a close may still need the
+        // close deadline enforced, or commands their deadlines.
+        if phase == CLOSED && shared.handles_gone.load(Ordering::Acquire) {
             return;
         }
-        let phase = shared.phase();
         if (phase == UP || phase == CLOSED) && shared.slots.outstanding() == 0 {
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;

@@ -37,6 +37,7 @@
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 mod atomic_waker;
+mod handoff;
 mod loom;
 mod signal;
 mod slot;

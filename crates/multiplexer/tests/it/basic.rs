@@ -258,3 +258,31 @@ async fn close_finishes_in_flight() {
     })
     .await;
 }
+
+/// Dropping the last handle closes the connection and ends all of its tasks (no task leak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_handle_ends_the_tasks() {
+    bounded(Duration::from_secs(20), async {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let server = test_support::shared_server();
+        let mux = Multiplexer::connect(ConnectionConfig::new(server.addr()).client_name("leak-check"))
+            .await
+            .unwrap();
+        let clone = mux.clone();
+        clone.send(&cmd(["PING"])).await.unwrap();
+        // Driver (writer), reader and sweep.
+        assert_eq!(metrics.num_alive_tasks(), before + 3);
+        drop(clone);
+        assert!(mux.is_connected(), "a clone is not the last handle");
+        drop(mux);
+        crate::eventually(|| metrics.num_alive_tasks() == before).await;
+        let clients = tokio::task::spawn_blocking(|| {
+            test_support::shared_server().cli(&["CLIENT", "LIST"]).unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(!clients.contains("name=leak-check"), "{clients}");
+    })
+    .await;
+}

@@ -49,15 +49,27 @@ async fn kill_with_commands_in_flight_then_restart() {
             })
             .collect();
         eventually(|| mux.in_flight() == 1000).await;
+        // Let the writer put them on the wire.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         {
             let server = server.clone();
             blocking(move || server.kill()).await;
         }
+        let mut indeterminate = 0;
         for task in tasks {
             let err = task.await.unwrap().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::ConnectionIndeterminate, "{err}");
-            assert!(err.is_connection() && err.may_have_been_sent());
+            assert!(err.is_connection(), "{err}");
+            // Written (the common case) or still queued behind the writer at the kill.
+            match err.kind() {
+                ErrorKind::ConnectionIndeterminate => {
+                    assert!(err.may_have_been_sent());
+                    indeterminate += 1;
+                }
+                ErrorKind::ConnectionNotSent => assert!(!err.may_have_been_sent()),
+                other => panic!("unexpected {other:?}: {err}"),
+            }
         }
+        assert!(indeterminate > 0);
         assert!(
             started.elapsed() < timeout,
             "resolved by the connection error, not the deadline"
