@@ -89,6 +89,19 @@ pub(crate) struct CommandInfo {
     pub(crate) idempotency: Idempotency,
     /// The real command is `NAME SUBCOMMAND` (SCRIPT LOAD, OBJECT ENCODING): look up `NAME|SUB` first.
     pub(crate) container: bool,
+    /// May block the connection until data arrives (BLPOP, XREAD BLOCK, WAIT).
+    pub(crate) blocking: Blocking,
+}
+
+/// Whether a command may hold its connection while it waits for data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blocking {
+    /// Never blocks.
+    No,
+    /// Always may block (BLPOP, BZPOPMIN, WAIT, ...).
+    Always,
+    /// Blocks only with a `BLOCK` argument (XREAD, XREADGROUP).
+    WithBlockArg,
 }
 
 impl CommandInfo {
@@ -99,6 +112,7 @@ impl CommandInfo {
         readonly: false,
         idempotency: Idempotency::Never,
         container: false,
+        blocking: Blocking::No,
     };
 
     /// True when re-sending `cmd` after it may have run cannot change the outcome.
@@ -114,6 +128,15 @@ impl CommandInfo {
                 .skip(3)
                 .any(|a| a.eq_ignore_ascii_case(b"NX") || a.eq_ignore_ascii_case(b"GET")),
             Idempotency::Expire => cmd.argc() == 3,
+        }
+    }
+
+    /// True when `cmd` may hold its connection while it waits (it then gets a connection of its own).
+    pub(crate) fn is_blocking(&self, cmd: &EncodedCommand) -> bool {
+        match self.blocking {
+            Blocking::No => false,
+            Blocking::Always => true,
+            Blocking::WithBlockArg => cmd.args().skip(1).any(|a| a.eq_ignore_ascii_case(b"BLOCK")),
         }
     }
 
@@ -352,6 +375,11 @@ impl CommandTable {
                 readonly,
                 idempotency: Idempotency::Never,
                 container: subcommands.is_some(),
+                blocking: if has_flag(b"blocking") {
+                    Blocking::Always
+                } else {
+                    Blocking::No
+                },
             };
             self.map.insert(Box::from(key), info);
             added += 1;
@@ -401,6 +429,7 @@ const fn keyed(
         readonly,
         idempotency,
         container: false,
+        blocking: Blocking::No,
     }
 }
 const fn ro(first: u8, last: i8, step: u8) -> CommandInfo {
@@ -423,6 +452,7 @@ const fn numkeys(at: u8, dest: bool, readonly: bool) -> CommandInfo {
             Idempotency::Never
         },
         container: false,
+        blocking: Blocking::No,
     }
 }
 const fn any(readonly: bool) -> CommandInfo {
@@ -436,6 +466,7 @@ const fn any(readonly: bool) -> CommandInfo {
             Idempotency::Never
         },
         container: false,
+        blocking: Blocking::No,
     }
 }
 const fn fan(merge: Merge, readonly: bool) -> CommandInfo {
@@ -445,6 +476,7 @@ const fn fan(merge: Merge, readonly: bool) -> CommandInfo {
         readonly,
         idempotency: Idempotency::Always,
         container: false,
+        blocking: Blocking::No,
     }
 }
 const fn split(kind: SplitKind, step: u8, readonly: bool, idempotency: Idempotency) -> CommandInfo {
@@ -458,6 +490,7 @@ const fn split(kind: SplitKind, step: u8, readonly: bool, idempotency: Idempoten
         readonly,
         idempotency,
         container: false,
+        blocking: Blocking::No,
     }
 }
 const fn stateful() -> CommandInfo {
@@ -467,12 +500,19 @@ const fn stateful() -> CommandInfo {
         readonly: false,
         idempotency: Idempotency::Never,
         container: false,
+        blocking: Blocking::No,
     }
 }
 const fn container(default: CommandInfo) -> CommandInfo {
     CommandInfo {
         container: true,
         ..default
+    }
+}
+const fn blocking(info: CommandInfo) -> CommandInfo {
+    CommandInfo {
+        blocking: Blocking::Always,
+        ..info
     }
 }
 const fn with(info: CommandInfo, idempotency: Idempotency) -> CommandInfo {
@@ -587,12 +627,12 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("LTRIM", wi(1, 1, 1)),
     ("LMOVE", w(1, 2, 1)),
     ("RPOPLPUSH", w(1, 2, 1)),
-    ("BLMOVE", w(1, 2, 1)),
-    ("BRPOPLPUSH", w(1, 2, 1)),
-    ("BLPOP", w(1, -2, 1)),
-    ("BRPOP", w(1, -2, 1)),
+    ("BLMOVE", blocking(w(1, 2, 1))),
+    ("BRPOPLPUSH", blocking(w(1, 2, 1))),
+    ("BLPOP", blocking(w(1, -2, 1))),
+    ("BRPOP", blocking(w(1, -2, 1))),
     ("LMPOP", numkeys(1, false, false)),
-    ("BLMPOP", numkeys(2, false, false)),
+    ("BLMPOP", blocking(numkeys(2, false, false))),
     // Sets.
     ("SCARD", ro(1, 1, 1)),
     ("SISMEMBER", ro(1, 1, 1)),
@@ -635,8 +675,8 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("ZREMRANGEBYLEX", w(1, 1, 1)),
     ("ZPOPMIN", w(1, 1, 1)),
     ("ZPOPMAX", w(1, 1, 1)),
-    ("BZPOPMIN", w(1, -2, 1)),
-    ("BZPOPMAX", w(1, -2, 1)),
+    ("BZPOPMIN", blocking(w(1, -2, 1))),
+    ("BZPOPMAX", blocking(w(1, -2, 1))),
     ("ZRANGESTORE", w(1, 2, 1)),
     ("ZUNION", numkeys(1, false, true)),
     ("ZINTER", numkeys(1, false, true)),
@@ -646,7 +686,7 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("ZINTERSTORE", numkeys(2, true, false)),
     ("ZDIFFSTORE", numkeys(2, true, false)),
     ("ZMPOP", numkeys(1, false, false)),
-    ("BZMPOP", numkeys(2, false, false)),
+    ("BZMPOP", blocking(numkeys(2, false, false))),
     // HyperLogLog, geo.
     ("PFADD", w(1, 1, 1)),
     ("PFCOUNT", ro(1, -1, 1)),
@@ -677,6 +717,7 @@ static STATIC: &[(&str, CommandInfo)] = &[
         "XREAD",
         CommandInfo {
             keys: KeySpec::Streams,
+            blocking: Blocking::WithBlockArg,
             ..ro(1, 1, 1)
         },
     ),
@@ -684,6 +725,7 @@ static STATIC: &[(&str, CommandInfo)] = &[
         "XREADGROUP",
         CommandInfo {
             keys: KeySpec::Streams,
+            blocking: Blocking::WithBlockArg,
             ..w(1, 1, 1)
         },
     ),
@@ -722,7 +764,7 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("INFO", any(true)),
     ("LASTSAVE", any(true)),
     ("PUBLISH", any(false)),
-    ("WAIT", any(false)),
+    ("WAIT", blocking(any(false))),
     ("CONFIG", any(false)),
     ("CLIENT", container(any(false))),
     ("CLIENT|REPLY", stateful()),
@@ -831,6 +873,21 @@ mod tests {
         assert_eq!(route(&["SUBSCRIBE", "ch"]), Route::ConnectionState);
         assert_eq!(route(&["CLIENT", "REPLY", "OFF"]), Route::ConnectionState);
         assert_eq!(route(&["CLIENT", "ID"]), Route::AnyMaster);
+    }
+
+    #[test]
+    fn blocking_commands() {
+        let t = CommandTable::builtin();
+        let check = |args: &[&str], expected: bool| {
+            let cmd = EncodedCommand::from_args(args.iter().map(|a| a.as_bytes()));
+            assert_eq!(t.lookup(&cmd).is_blocking(&cmd), expected, "{args:?}");
+        };
+        check(&["BLPOP", "k", "1"], true);
+        check(&["bzpopmin", "k", "0"], true);
+        check(&["WAIT", "1", "100"], true);
+        check(&["XREAD", "STREAMS", "s", "0"], false);
+        check(&["XREAD", "block", "100", "STREAMS", "s", "$"], true);
+        check(&["LPOP", "k"], false);
     }
 
     #[test]

@@ -38,6 +38,9 @@
 //! `SUBSCRIBE`, `CLIENT REPLY`, `AUTH`, `HELLO`, `READONLY`, ...) are refused with [`ErrorKind::InvalidInput`]
 //! before anything is sent: node connections are shared by every caller, and a stray `MULTI` would queue
 //! everyone else's commands. Use [`Router::transaction`] for `MULTI`/`EXEC`.
+//! Blocking commands (`BLPOP`, `BZPOPMIN`, `BLMOVE`, `XREAD ... BLOCK`, `WAIT`, ...) run on a connection of
+//! their own, opened for the call: on the shared connection they would hold every other caller's reply behind
+//! them. Give them a deadline longer than their block timeout.
 //!
 //! # Retry and re-send contract
 //!

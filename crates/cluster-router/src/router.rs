@@ -613,13 +613,19 @@ impl Inner {
     }
 
     /// One attempt on one node; with `asking`, `ASKING` and the command go as one unit.
+    /// A blocking command gets a connection of its own: on the shared one it would hold every other
+    /// caller's reply behind it for as long as it blocks.
     async fn attempt(
         &self,
         node: &NodeHandle,
         cmd: &EncodedCommand,
         asking: bool,
+        blocking: bool,
         deadline: Instant,
     ) -> Result<Frame, Fail> {
+        if blocking {
+            return self.attempt_exclusive(node, cmd, asking, deadline).await;
+        }
         let pool = self.pool(node, deadline).await?;
         if asking {
             let batch = [self.asking.clone(), cmd.clone()];
@@ -636,6 +642,39 @@ impl Inner {
         }
     }
 
+    /// [`Inner::attempt`] on a connection opened for this command and closed after it.
+    async fn attempt_exclusive(
+        &self,
+        node: &NodeHandle,
+        cmd: &EncodedCommand,
+        asking: bool,
+        deadline: Instant,
+    ) -> Result<Frame, Fail> {
+        let cfg = self.config.node_connection(&node.key);
+        let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(cfg)).await {
+            Ok(Ok(mux)) => mux,
+            Ok(Err(e)) => return Err(Fail::from_mux(e)),
+            Err(_) => {
+                let err = Error::new(ErrorKind::Timeout, format!("{}: connect", node.key));
+                return Err(Fail::not_sent(err));
+            }
+        };
+        let result = if asking {
+            let batch = [self.asking.clone(), cmd.clone()];
+            match mux.send_batch(&batch, deadline).await.pop() {
+                Some(r) => r.map_err(Fail::from_mux),
+                None => Err(Fail::not_sent(Error::new(
+                    ErrorKind::Protocol,
+                    "empty batch reply",
+                ))),
+            }
+        } else {
+            mux.send_by(cmd, deadline).await.map_err(Fail::from_mux)
+        };
+        mux.close();
+        result
+    }
+
     /// The redirect / retry loop of one command. `first` is a result already obtained (from a pipeline
     /// batch) to continue from.
     async fn drive(
@@ -647,6 +686,7 @@ impl Inner {
         mut first: Option<(Arc<NodeHandle>, Result<Frame, Fail>)>,
     ) -> Result<Frame, Error> {
         let deadline = opts.deadline;
+        let blocking = info.is_blocking(cmd);
         let mut redirects = 0u32;
         let mut backoff = self.backoff();
         let mut ask: Option<Arc<NodeHandle>> = None;
@@ -670,7 +710,7 @@ impl Inner {
                             }
                         },
                     };
-                    let r = self.attempt(&node, cmd, asking, deadline).await;
+                    let r = self.attempt(&node, cmd, asking, blocking, deadline).await;
                     (node, r)
                 }
             };
@@ -908,11 +948,17 @@ impl Inner {
     /// a unit whose reply is a redirect or refusal continues alone through [`Inner::drive`].
     async fn run_units(&self, units: &[Unit], opts: &SendOptions) -> Vec<Result<Frame, Error>> {
         let mut groups: Vec<(Arc<NodeHandle>, Vec<usize>)> = Vec::new();
+        // Units sent alone through `drive`: no route yet, or blocking.
         let mut unrouted = Vec::new();
         {
             let view = self.view.load();
             let replicas = self.config.read_from_replicas;
             for (i, u) in units.iter().enumerate() {
+                if u.info.is_blocking(&u.cmd) {
+                    // Alone, on a connection of its own (see `attempt`), concurrently with the groups.
+                    unrouted.push(i);
+                    continue;
+                }
                 match route_in(
                     &view,
                     &Target::Slot(u.slot),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster_router::{ErrorKind, Router};
+use cluster_router::{ErrorKind, Router, SendOptions};
 use hash_slot::Slot;
 use rand::Rng;
 use resp_codec::Frame;
@@ -535,5 +535,75 @@ fn dropping_the_last_handle_closes_every_connection() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    });
+}
+
+#[test]
+fn a_blocking_command_does_not_stall_other_callers() {
+    let seeds = seeds();
+    run(Duration::from_secs(30), async move {
+        let router = connect(seeds).await;
+        let p = prefix("blk");
+        // One hash tag: the list and the other key live on the same node, so the same shared connection.
+        let (list, other) = (format!("{{{p}}}list"), format!("{{{p}}}other"));
+        let o = router.options();
+        router
+            .send(&cmd(["SET", other.as_str(), "v"]), &o)
+            .await
+            .expect("SET");
+        let blpop = {
+            let (router, list) = (router.clone(), list.clone());
+            tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
+                let r = router
+                    .send(
+                        &cmd(["BLPOP", list.as_str(), "1"]),
+                        &SendOptions::with_timeout(Duration::from_secs(3)),
+                    )
+                    .await;
+                (r, started.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = tokio::time::Instant::now();
+        for _ in 0..50 {
+            let got = router
+                .send(&cmd(["GET", other.as_str()]), &o)
+                .await
+                .expect("GET");
+            assert_eq!(value(&got), Some(b"v".to_vec()));
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "GETs waited behind BLPOP: {:?}",
+            started.elapsed()
+        );
+        let (r, took) = blpop.await.expect("join");
+        let r = r.expect("BLPOP");
+        assert!(matches!(r, Frame::Null | Frame::NullArray), "{r:?}");
+        assert!(
+            took >= Duration::from_millis(900),
+            "BLPOP blocked for its timeout: {took:?}"
+        );
+
+        // And it still gets the data when it arrives.
+        let blpop = {
+            let (router, list) = (router.clone(), list.clone());
+            tokio::spawn(async move {
+                router
+                    .send(
+                        &cmd(["BLPOP", list.as_str(), "2"]),
+                        &SendOptions::with_timeout(Duration::from_secs(4)),
+                    )
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        router
+            .send(&cmd(["RPUSH", list.as_str(), "item"]), &o)
+            .await
+            .expect("RPUSH");
+        let r = blpop.await.expect("join").expect("BLPOP");
+        assert_eq!(r, Frame::Array(vec![bulk(list.clone()), bulk("item")]));
     });
 }
