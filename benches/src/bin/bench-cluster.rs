@@ -124,11 +124,11 @@ struct ProfileArgs {
 }
 
 fn results_root(out: &Option<PathBuf>) -> PathBuf {
-    out.clone().unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("benchmarks/results/cluster")
-    })
+    // The workspace root is the benches crate's parent directory.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.parent().map(PathBuf::from).unwrap_or(manifest);
+    out.clone()
+        .unwrap_or_else(|| root.join("benchmarks/results/cluster"))
 }
 
 fn settings_of(args: &RunArgs) -> Result<Settings> {
