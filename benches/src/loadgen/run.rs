@@ -678,7 +678,7 @@ fn describe(s: &Settings) -> BTreeMap<String, String> {
         "mode".into(),
         match s.rate {
             Some(r) => format!(
-                "open loop, {r} req/s per client instance (latency from intended send time)"
+                "open loop, {r} req/s per client instance (latency from the intended send time, including up to 1 ms of timer lateness)"
             ),
             None => "closed loop".to_string(),
         },
