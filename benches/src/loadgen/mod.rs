@@ -23,9 +23,6 @@ pub use metrics::{CpuUsage, Percentiles};
 pub use profile::{ProfileOutput, profile};
 pub use redis_benchmark::{BenchmarkRow, parse_csv};
 pub use report::{Written, markdown, svg, table, utc_stamp, write};
-pub use run::{CellRecord, HeadlineRow, NOT_BUILT_ROUTER, Report, SummaryRow, run};
+pub use run::{CellRecord, HeadlineRow, Report, SummaryRow, run};
 pub use target::{Target, parse_loopback_url};
 pub use workload::{Command, KeySpace, Op, Request, Workload};
-
-/// Whether slotmux's cluster mode is wired in (cluster-router landed); until then its cluster cells are "n/a".
-pub const SLOTMUX_CLUSTER: bool = false;

@@ -272,9 +272,6 @@ fn workloads_of(settings: &Settings, target: &Target) -> Vec<Workload> {
     }
 }
 
-/// The not-built message for slotmux cluster cells until cluster-router lands.
-pub const NOT_BUILT_ROUTER: &str = "n/a (cluster router not built yet)";
-
 async fn run_cell(
     client: ClientKind,
     target: &Target,

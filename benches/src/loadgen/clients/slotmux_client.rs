@@ -19,15 +19,19 @@ impl SlotmuxClient {
         connections: usize,
         value_size: usize,
     ) -> Result<Vec<SlotmuxClient>, String> {
-        if cluster && !crate::loadgen::SLOTMUX_CLUSTER {
-            return Err(crate::loadgen::NOT_BUILT_ROUTER.to_string());
-        }
         let client = Client::builder()
             .nodes(hosts.iter().map(|(h, p)| format!("{h}:{p}")))
             .connections_per_node(connections.max(1))
             .build()
             .await
             .map_err(|e| e.to_string())?;
+        // The client detects the server's mode itself; a mismatch would measure the wrong thing.
+        if client.is_cluster() != cluster {
+            return Err(format!(
+                "slotmux detected cluster={} where the target is cluster={cluster}",
+                client.is_cluster()
+            ));
+        }
         Ok(vec![SlotmuxClient { client, value_size }])
     }
 }
