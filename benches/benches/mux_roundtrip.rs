@@ -234,6 +234,15 @@ fn benches(c: &mut Criterion) {
         .build()
         .unwrap();
     // The mock isolates the client's submit/complete path from the server's cost.
+    if std::env::var("MUX_BENCH_TICKER").is_ok() {
+        // Experiment: a 10 ms timer task on the runtime (what the deadline sweep adds), to see what an
+        // armed timer costs the runtime's park/unpark path for the baseline too.
+        rt.spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+    }
     // MUX_BENCH_ONLY=mock or =redis runs one half.
     if only != "redis" {
         let mock = rt.block_on(mock_server());

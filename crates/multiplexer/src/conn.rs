@@ -21,8 +21,8 @@ use tokio::time::Instant;
 
 use crate::config::{ConnectionConfig, Protocol, ProtocolVersion};
 use crate::error::{Error, ErrorKind};
-use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, BoundedQueue, Ordering};
 use crate::handoff::Handoff;
+use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, BoundedQueue, Ordering};
 use crate::signal::Signal;
 use crate::slot::{Completion, SlotPool};
 use crate::stats::Counters;
@@ -609,7 +609,8 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                             // Cannot happen: every index in the ring is an outstanding slot and the
                             // ring has a place per slot. Fail the command rather than lose track of it.
                             debug_assert!(false, "handoff ring full");
-                            let error = Error::with_message(ErrorKind::Protocol, "handoff ring full");
+                            let error =
+                                Error::with_message(ErrorKind::Protocol, "handoff ring full");
                             if shared.slots.complete(*slot, Err(error)) == Completion::Discarded {
                                 shared.on_slot_freed();
                             }

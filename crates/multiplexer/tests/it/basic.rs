@@ -266,9 +266,10 @@ async fn dropping_the_last_handle_ends_the_tasks() {
         let metrics = tokio::runtime::Handle::current().metrics();
         let before = metrics.num_alive_tasks();
         let server = test_support::shared_server();
-        let mux = Multiplexer::connect(ConnectionConfig::new(server.addr()).client_name("leak-check"))
-            .await
-            .unwrap();
+        let mux =
+            Multiplexer::connect(ConnectionConfig::new(server.addr()).client_name("leak-check"))
+                .await
+                .unwrap();
         let clone = mux.clone();
         clone.send(&cmd(["PING"])).await.unwrap();
         // Driver (writer), reader and sweep.
@@ -278,7 +279,9 @@ async fn dropping_the_last_handle_ends_the_tasks() {
         drop(mux);
         crate::eventually(|| metrics.num_alive_tasks() == before).await;
         let clients = tokio::task::spawn_blocking(|| {
-            test_support::shared_server().cli(&["CLIENT", "LIST"]).unwrap()
+            test_support::shared_server()
+                .cli(&["CLIENT", "LIST"])
+                .unwrap()
         })
         .await
         .unwrap();
