@@ -258,7 +258,7 @@ impl Router {
         };
         let weak = Arc::downgrade(&inner);
         // The one task the router owns: it holds only a Weak, so it never keeps the router alive.
-        tokio::spawn(refresh::run(inner.gate.clone(), timing, move || {
+        multiplexer::spawn_background(refresh::run(inner.gate.clone(), timing, move || {
             let inner = weak.upgrade()?;
             Some(async move { inner.refresh().await })
         }));

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::task::spawn_background;
 use bytes::{Bytes, BytesMut};
 use resp_codec::{Decoder, EncodedCommand, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -411,8 +412,8 @@ enum WriterExit {
 
 /// Starts the connection's tasks on an already set-up stream.
 pub(crate) fn spawn(shared: Arc<Shared>, stream: TcpStream, leftover: BytesMut) {
-    tokio::spawn(drive(shared.clone(), stream, leftover));
-    tokio::spawn(sweep(shared));
+    spawn_background(drive(shared.clone(), stream, leftover));
+    spawn_background(sweep(shared));
 }
 
 /// The driver: runs the writer on a live connection, and on failure fails what was in flight,
@@ -423,7 +424,7 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
         shared.set_phase(UP);
         shared.sweeper_signal.wake();
         let (rd, wr) = stream.into_split();
-        let reader = tokio::spawn(read_loop(shared.clone(), rd, leftover));
+        let reader = spawn_background(read_loop(shared.clone(), rd, leftover));
         let exit = write_loop(&shared, wr).await;
         reader.abort();
         let _ = reader.await;

@@ -52,6 +52,8 @@ mod error;
 mod mux;
 #[cfg(not(loom))]
 mod stats;
+#[cfg(not(loom))]
+mod task;
 
 #[cfg(not(loom))]
 pub use crate::{
@@ -59,4 +61,5 @@ pub use crate::{
     error::{Error, ErrorKind},
     mux::{Multiplexer, Pool},
     stats::ConnectionStats,
+    task::spawn_background,
 };
