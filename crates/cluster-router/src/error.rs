@@ -32,7 +32,8 @@ pub enum ErrorKind {
     Closed,
     /// The command itself is unusable (no name, wrong shape for a split). Nothing was sent.
     InvalidInput,
-    /// No seed could be reached or none returned a usable topology.
+    /// Connection set-up was refused (wrong password, unknown user, bad database), or no seed could be
+    /// reached or none returned a usable topology.
     Setup,
 }
 
@@ -57,7 +58,9 @@ impl Error {
         let kind = match err.kind() {
             M::Timeout => ErrorKind::Timeout,
             M::Busy => ErrorKind::Busy,
-            M::ConnectionNotSent | M::Connect | M::Setup => ErrorKind::Connection,
+            M::ConnectionNotSent | M::Connect => ErrorKind::Connection,
+            // A refused HELLO/AUTH/SELECT is a configuration problem, not a network one: keep it apart.
+            M::Setup => ErrorKind::Setup,
             M::ConnectionIndeterminate => ErrorKind::Indeterminate,
             M::Protocol => ErrorKind::Protocol,
             M::Closed => ErrorKind::Closed,
@@ -97,7 +100,7 @@ impl fmt::Display for Error {
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Closed => "closed",
             ErrorKind::InvalidInput => "invalid command",
-            ErrorKind::Setup => "could not reach the cluster",
+            ErrorKind::Setup => "connection set-up failed",
         };
         if self.detail.is_empty() {
             f.write_str(what)

@@ -226,8 +226,11 @@ impl Router {
             for p in &pools {
                 p.close();
             }
+            // Unreachable seeds stay a connection error and a refused AUTH a set-up error;
+            // only "reachable but no usable topology" is reported as set-up by itself.
+            let kind = last_err.as_ref().map_or(ErrorKind::Setup, Error::kind);
             let why = last_err.map_or_else(|| "no slots covered".to_owned(), |e| e.to_string());
-            return Err(Error::new(ErrorKind::Setup, why));
+            return Err(Error::new(kind, why));
         };
         // Learn every command the server has (module commands, newer commands) once.
         let mut table = CommandTable::builtin();

@@ -389,7 +389,7 @@ pub(crate) fn from_router(e: cluster_router::Error) -> Error {
         R::Protocol => ErrorKind::Protocol,
         R::Closed => ErrorKind::Closed,
         R::InvalidInput => ErrorKind::InvalidInput,
-        R::Setup => ErrorKind::Connection,
+        R::Setup => ErrorKind::Setup,
         _ if e.may_have_executed() => ErrorKind::Indeterminate,
         _ => ErrorKind::Connection,
     };

@@ -75,6 +75,28 @@ fn unreachable_server_is_a_connection_error() {
 }
 
 #[test]
+fn unreachable_cluster_seeds_are_a_connection_error() {
+    // A refused AUTH is a Setup error; seeds that cannot be reached at all must stay a Connection error.
+    run(Duration::from_secs(20), async {
+        let ports: Vec<u16> = (0..2)
+            .map(|_| {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("free port")
+                    .port()
+            })
+            .collect();
+        let err = Client::builder()
+            .nodes(ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .connect_timeout(Duration::from_millis(500))
+            .build()
+            .await
+            .expect_err("no server");
+        assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    });
+}
+
+#[test]
 fn auth_select_and_setname_reach_the_server() {
     // Set the password after start: the harness waits for PONG, which a password-protected server refuses
     // (`Server::start_with(&[("requirepass", "pw")])` times out, see the report on test-support).
