@@ -216,8 +216,14 @@ impl Server {
                 c.set_timeout(PROBE_TIMEOUT)?;
                 c.command(&["PING"])
             });
-            // LOADING or a similar refusal still means "not ready yet".
-            if matches!(answer, Ok(Reply::Status(ref s)) if s == "PONG") {
+            // LOADING or a similar refusal still means "not ready yet"; NOAUTH means the server is up
+            // and serving, it only wants a password (a server started with `requirepass`).
+            let ready = match &answer {
+                Ok(Reply::Status(s)) => s == "PONG",
+                Ok(Reply::Error(e)) => e.starts_with("NOAUTH"),
+                _ => false,
+            };
+            if ready {
                 return Ok(());
             }
             if Instant::now() >= deadline {

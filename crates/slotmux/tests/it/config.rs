@@ -98,13 +98,7 @@ fn unreachable_cluster_seeds_are_a_connection_error() {
 
 #[test]
 fn auth_select_and_setname_reach_the_server() {
-    // Set the password after start: the harness waits for PONG, which a password-protected server refuses
-    // (`Server::start_with(&[("requirepass", "pw")])` times out, see the report on test-support).
-    let server = Server::start().expect("server");
-    let out = server
-        .cli(&["CONFIG", "SET", "requirepass", "pw"])
-        .expect("CONFIG SET requirepass");
-    assert_eq!(out, "OK");
+    let server = Server::start_with(&[("requirepass", "pw")]).expect("server");
     // An ACL user as well, to check that the user name is sent.
     let out = server
         .cli(&[

@@ -59,6 +59,17 @@ fn server_takes_extra_config_and_allows_debug() {
 }
 
 #[test]
+fn password_protected_server_starts_and_refuses_unauthenticated_commands() {
+    // Regression: start-up waited for PONG, which a server with requirepass never sends before AUTH.
+    let server = Server::start_with(&[("requirepass", "pw")]).unwrap();
+    let refused = server.command(&["PING"]).unwrap();
+    assert!(
+        matches!(&refused, Reply::Error(e) if e.starts_with("NOAUTH")),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn killed_server_restarts_on_the_same_port() {
     let server = Server::start().unwrap();
     let (port, first_pid) = (server.port(), server.pid());
