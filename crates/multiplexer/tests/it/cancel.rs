@@ -88,8 +88,11 @@ async fn dropped_futures_never_get_someone_elses_reply() {
             "too little traffic to mean anything: {total}"
         );
         let dropped_share = dropped as f64 / total as f64;
+        // Tokio's timer fires on 1 ms ticks, so the share depends on how fast replies come back more
+        // than on the budgets: about 20% on 2 cores since the writer batches bursts into one write.
+        // Both outcomes must still be common for the test to mean anything.
         assert!(
-            (0.2..0.9).contains(&dropped_share),
+            (0.1..0.9).contains(&dropped_share),
             "aim for about half dropped: {dropped} of {total}"
         );
         eventually(|| mux.in_flight() == 0).await;
