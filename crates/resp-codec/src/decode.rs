@@ -522,6 +522,30 @@ fn digits(buf: &[u8], at: usize) -> Digits {
     }
 }
 
+/// Reads the unsigned digits of a number line at `buf[digits_at..]` up to its `\r`:
+/// `Ok(None)` while the line may still be incomplete, else the value and the offset of the `\r`.
+/// Errors (of `kind`) point at `at`, the start of the number, or at the first byte that is not a digit.
+#[inline]
+fn digit_line(
+    buf: &[u8],
+    at: usize,
+    digits_at: usize,
+    kind: DecodeErrorKind,
+) -> Result<Option<(u64, usize)>, DecodeError> {
+    let digits = digits(buf, digits_at);
+    let i = digits_at + digits.count;
+    match buf.get(i) {
+        Some(b'\r') => {}
+        None if digits.count <= MAX_NUMBER_LEN => return Ok(None),
+        None => return Err(error(kind, at)),
+        Some(_) => return Err(error(kind, i)),
+    }
+    if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {
+        return Err(error(kind, at));
+    }
+    Ok(Some((digits.value, i)))
+}
+
 /// Reads a length header's digits at `buf[at..]`.
 /// Returns `Ok(Some((None, end)))` for `-1` when `allow_null`, `Ok(Some((Some(n), end)))` otherwise.
 #[inline]
@@ -539,18 +563,10 @@ fn length(
             Some(_) => Err(invalid(at)),
         };
     }
-    let digits = digits(buf, at);
-    let i = at + digits.count;
-    match buf.get(i) {
-        Some(b'\r') => {}
-        None if digits.count <= MAX_NUMBER_LEN => return Ok(None),
-        None => return Err(invalid(at)),
-        Some(_) => return Err(invalid(i)),
-    }
-    if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {
-        return Err(invalid(at));
-    }
-    let n = usize::try_from(digits.value).map_err(|_| invalid(at))?;
+    let Some((value, i)) = digit_line(buf, at, at, DecodeErrorKind::InvalidLength)? else {
+        return Ok(None);
+    };
+    let n = usize::try_from(value).map_err(|_| invalid(at))?;
     Ok(crlf(buf, i)?.map(|end| (Some(n), end)))
 }
 
@@ -573,25 +589,17 @@ fn integer(buf: &[u8], at: usize) -> Result<Option<(i64, usize)>, DecodeError> {
         Some(b'+') => (false, at + 1),
         Some(_) => (false, at),
     };
-    let digits = digits(buf, digits_at);
-    let i = digits_at + digits.count;
-    match buf.get(i) {
-        Some(b'\r') => {}
-        None if digits.count <= MAX_NUMBER_LEN => return Ok(None),
-        None => return Err(invalid(at)),
-        Some(_) => return Err(invalid(i)),
-    }
-    if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {
-        return Err(invalid(at));
-    }
+    let Some((value, i)) = digit_line(buf, at, digits_at, DecodeErrorKind::InvalidInteger)? else {
+        return Ok(None);
+    };
     // The magnitude of i64::MIN is one more than i64::MAX, so the bound depends on the sign.
     let n = if negative {
-        if digits.value > i64::MIN.unsigned_abs() {
+        if value > i64::MIN.unsigned_abs() {
             return Err(invalid(at));
         }
-        0i64.wrapping_sub_unsigned(digits.value)
+        0i64.wrapping_sub_unsigned(value)
     } else {
-        i64::try_from(digits.value).map_err(|_| invalid(at))?
+        i64::try_from(value).map_err(|_| invalid(at))?
     };
     Ok(crlf(buf, i)?.map(|end| (n, end)))
 }
