@@ -1227,6 +1227,10 @@ impl Inner {
                 addr: key.clone(),
                 in_flight: pool.in_flight(),
                 connected: h.is_up(),
+                commands: s.commands,
+                writes: s.writes,
+                reads: s.reads,
+                timeouts: s.timeouts,
             });
         }
         stats.nodes.sort_by(|a, b| a.addr.cmp(&b.addr));

@@ -38,6 +38,14 @@ pub struct NodeStats {
     pub in_flight: usize,
     /// Whether a connection is up.
     pub connected: bool,
+    /// Replies received, over the node's connections.
+    pub commands: u64,
+    /// Write batches (commands / writes is how many commands shared a write).
+    pub writes: u64,
+    /// Reads that returned data (commands / reads is how many replies one read brought).
+    pub reads: u64,
+    /// Callers whose deadline passed while waiting on this node.
+    pub timeouts: u64,
 }
 
 /// The live counters. Relaxed everywhere: statistics, ordered with nothing.

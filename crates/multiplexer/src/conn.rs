@@ -709,7 +709,9 @@ async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut buf: BytesMut
                     "server closed the connection",
                 );
             }
-            Ok(_) => {}
+            Ok(_) => {
+                shared.stats.reads.fetch_add(1, Ordering::Relaxed);
+            }
             Err(e) => break Error::with_message(ErrorKind::ConnectionIndeterminate, e.to_string()),
         }
     };

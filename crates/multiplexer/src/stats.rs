@@ -14,8 +14,10 @@ pub struct ConnectionStats {
     pub disconnects: u64,
     /// Replies matched to commands.
     pub commands: u64,
-    /// Write syscalls batches (commands / writes is the average batch).
+    /// Write batches, one write call each (commands / writes is the average batch).
     pub writes: u64,
+    /// Reads that returned data (commands / reads is the average number of replies per read).
+    pub reads: u64,
     /// Callers whose deadline passed.
     pub timeouts: u64,
     /// Callers that found every slot taken until their deadline.
@@ -34,6 +36,7 @@ pub(crate) struct Counters {
     pub(crate) disconnects: AtomicU64,
     pub(crate) replies: AtomicU64,
     pub(crate) writes: AtomicU64,
+    pub(crate) reads: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) busy: AtomicU64,
     pub(crate) push_frames: AtomicU64,
@@ -49,6 +52,7 @@ impl Counters {
             disconnects: get(&self.disconnects),
             commands: get(&self.replies),
             writes: get(&self.writes),
+            reads: get(&self.reads),
             timeouts: get(&self.timeouts),
             busy: get(&self.busy),
             push_frames: get(&self.push_frames),
@@ -66,6 +70,7 @@ impl std::ops::Add for ConnectionStats {
             disconnects: self.disconnects + o.disconnects,
             commands: self.commands + o.commands,
             writes: self.writes + o.writes,
+            reads: self.reads + o.reads,
             timeouts: self.timeouts + o.timeouts,
             busy: self.busy + o.busy,
             push_frames: self.push_frames + o.push_frames,

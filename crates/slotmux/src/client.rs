@@ -12,6 +12,7 @@ use crate::builder::{ClientBuilder, Protocol};
 use crate::cmd::{Cmd, Pipeline};
 use crate::error::{Error, ErrorKind, Result};
 use crate::from_value::FromValue;
+use crate::stats::Stats;
 use crate::value::Value;
 
 /// A Redis or Redis Cluster client, shared by any number of tasks.
@@ -313,6 +314,15 @@ impl Client {
         match &self.inner.backend {
             Backend::Standalone(pool) => pool.in_flight(),
             Backend::Cluster(router) => router.stats().nodes.iter().map(|n| n.in_flight).sum(),
+        }
+    }
+
+    /// A snapshot of the client's counters: redirects, retries and refreshes (cluster), and per
+    /// node commands, write and read batches, timeouts and in-flight commands.
+    pub fn stats(&self) -> Stats {
+        match &self.inner.backend {
+            Backend::Standalone(pool) => Stats::from_pool(pool),
+            Backend::Cluster(router) => Stats::from_router(router.stats()),
         }
     }
 

@@ -47,6 +47,7 @@ mod cmd;
 mod commands;
 mod error;
 mod from_value;
+mod stats;
 mod url;
 mod value;
 
@@ -57,6 +58,7 @@ pub use crate::{
     commands::SetOptions,
     error::{Error, ErrorKind, Result},
     from_value::FromValue,
+    stats::{NodeStats, Stats},
     value::Value,
 };
 /// Byte strings as replies hold them: cheap to clone, sliced from the connection's read buffer.

@@ -72,3 +72,47 @@ fn seed_nodes_and_cross_node_pipelines() {
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     });
 }
+
+#[test]
+fn stats_count_redirects_and_batches() {
+    let cluster = test_support::shared_cluster();
+    let k = key("{stats-moved}");
+    let slot = match cluster.node(0).command(&["CLUSTER", "KEYSLOT", &k]) {
+        Ok(test_support::Reply::Integer(n)) => u16::try_from(n).expect("slot"),
+        other => panic!("CLUSTER KEYSLOT: {other:?}"),
+    };
+    let from = cluster.slot_owner(slot).expect("slot owner");
+    let to = cluster
+        .masters()
+        .iter()
+        .filter_map(|m| cluster.index_of_port(m.port()))
+        .find(|&i| i != from)
+        .expect("another master");
+    run(Duration::from_secs(60), async {
+        let c = Client::builder()
+            .nodes(cluster.seed_addrs())
+            .build()
+            .await
+            .expect("connect with seeds");
+        c.set(&k, "v").await.expect("set");
+        let before = c.stats();
+        assert_eq!((before.moved, before.ask), (0, 0), "{before:?}");
+        // The client still maps the slot to `from`: its next GET meets MOVED and follows it.
+        cluster.migrate_slot(slot, from, to).expect("migrate");
+        let got = c.get(&k).await;
+        // Put the slot back before asserting, so a failure leaves the shared cluster as it was.
+        cluster.migrate_slot(slot, to, from).expect("migrate back");
+        assert_eq!(got.expect("get").as_deref(), Some(&b"v"[..]));
+        let after = c.stats();
+        assert!(after.moved > before.moved, "{after:?}");
+        assert!(after.connects >= 3, "{after:?}");
+        assert!(after.nodes.len() >= cluster.masters().len(), "{after:?}");
+        let commands: u64 = after.nodes.iter().map(|n| n.commands).sum();
+        let writes: u64 = after.nodes.iter().map(|n| n.writes).sum();
+        let reads: u64 = after.nodes.iter().map(|n| n.reads).sum();
+        assert!(commands >= 2, "{after:?}");
+        assert!((1..=commands).contains(&writes), "{after:?}");
+        assert!((1..=commands).contains(&reads), "{after:?}");
+        assert!(after.nodes.iter().all(|n| n.in_flight == 0 && n.connected));
+    });
+}

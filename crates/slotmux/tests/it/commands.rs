@@ -216,3 +216,29 @@ fn send_returns_raw_values() {
         c.del(&k).await.expect("clean up");
     });
 }
+
+#[test]
+fn stats_of_a_standalone_client() {
+    run(Duration::from_secs(30), async {
+        let c = crate::shared_client().await;
+        let k = key("stats");
+        let start = c.stats();
+        // 100 concurrent SETs: they share writes, so there are fewer writes than commands.
+        let sets: Vec<_> = (0..100).map(|i| c.set(format!("{k}:{i}"), i)).collect();
+        for r in futures_util::future::join_all(sets).await {
+            r.expect("set");
+        }
+        let s = c.stats();
+        assert_eq!(s.nodes.len(), 1, "{s:?}");
+        let (n0, n) = (&start.nodes[0], &s.nodes[0]);
+        assert!(n.commands >= n0.commands + 100, "{s:?}");
+        assert!(n.writes > n0.writes && n.writes - n0.writes < 100, "{s:?}");
+        assert!(n.reads > n0.reads, "{s:?}");
+        assert!(n.connected && n.in_flight == 0, "{s:?}");
+        assert_eq!(
+            (s.moved, s.ask, s.refreshes, s.connects),
+            (0, 0, 0, 1),
+            "{s:?}"
+        );
+    });
+}
