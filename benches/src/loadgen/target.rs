@@ -124,7 +124,8 @@ impl Target {
         .map_err(|e| e.to_string())?;
         client.init().await.map_err(|e| e.to_string())?;
         // 1000 SETs per pipeline: large enough that loading 100k keys takes well under a second.
-        for chunk in keys.value_keys.chunks(1000) {
+        let all: Vec<bytes::Bytes> = keys.value_keys.iter().collect();
+        for chunk in all.chunks(1000) {
             let pipe = client.pipeline();
             for k in chunk {
                 let _: () = pipe

@@ -5,7 +5,6 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Arc;
 
 /// The workloads of the matrix; names match the seeds (`get_single`, ..., `pipeline`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,58 +103,94 @@ pub struct Request {
 #[derive(Clone, Debug)]
 pub struct KeySpace {
     /// `v:<i>` keys, pre-set to `value` before the first cell; GET and SET use them.
-    pub value_keys: Arc<[Bytes]>,
+    pub value_keys: KeyTable,
     /// `c:<i>` keys, counters only (INCR, INCRBY, EXPIRE), so an INCR never meets a string value.
-    pub counter_keys: Arc<[Bytes]>,
+    pub counter_keys: KeyTable,
     /// The value of `value_size` bytes.
     pub value: Bytes,
 }
 
-/// `<prefix>:0` .. `<prefix>:<n-1>` as static `Bytes` over one leaked buffer.
-fn static_keys(prefix: &str, n: usize) -> Arc<[Bytes]> {
-    let mut text = String::new();
-    let mut ends = Vec::with_capacity(n);
-    for i in 0..n {
-        text.push_str(&format!("{prefix}:{i}"));
-        ends.push(text.len());
+/// The keys `<prefix>:0` .. `<prefix>:<n-1>`, each in a fixed-width cell of one static buffer.
+///
+/// Why this shape: picking a random key is then one multiplication and one cache line of key text,
+/// and the key is a `Bytes::from_static`, whose clone and drop are copies. A table of refcounted
+/// `Bytes` (32 bytes each, 3 MiB for 100k keys) cost a cache miss on the table plus two atomic
+/// operations per request: `Generator::fill` and the `Bytes` refcounts were about 15% of the
+/// process in perf, load the generator added to every client alike, which blurs the ratios
+/// between clients. The buffer is leaked (one per table per run, under 2 MiB).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyTable {
+    text: &'static [u8],
+    width: usize,
+    prefix_len: usize,
+    len: usize,
+}
+
+impl KeyTable {
+    fn new(prefix: &str, n: usize) -> KeyTable {
+        let n = n.max(1);
+        let width = prefix.len() + 1 + (n - 1).to_string().len();
+        let mut text = Vec::with_capacity(n * width);
+        for i in 0..n {
+            let key = format!("{prefix}:{i}");
+            text.extend_from_slice(key.as_bytes());
+            text.resize(text.len() + width - key.len(), b' ');
+        }
+        KeyTable {
+            text: Vec::leak(text),
+            width,
+            prefix_len: prefix.len() + 1,
+            len: n,
+        }
     }
-    let all: &'static [u8] = String::leak(text).as_bytes();
-    let mut start = 0;
-    ends.into_iter()
-        .map(|end| {
-            let key = Bytes::from_static(all.get(start..end).unwrap_or_default());
-            start = end;
-            key
-        })
-        .collect()
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the table has no keys (never: a table has at least one).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Key `i` (empty past the end).
+    pub fn get(&self, i: usize) -> Bytes {
+        let digits = if i == 0 { 1 } else { i.ilog10() as usize + 1 };
+        let start = i * self.width;
+        let key = self
+            .text
+            .get(start..start + self.prefix_len + digits)
+            .unwrap_or_default();
+        Bytes::from_static(key)
+    }
+
+    /// Every key, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Bytes> + '_ {
+        (0..self.len).map(|i| self.get(i))
+    }
 }
 
 impl KeySpace {
     /// Builds `keys` value keys and `keys` counter keys with a value of `value_size` bytes.
-    ///
-    /// The keys and the value live in memory leaked for the rest of the process (one run builds one
-    /// key space, a few MiB), so that they are `Bytes::from_static`: cloning one per request is a copy
-    /// of two words. Refcounted `Bytes` put two atomic operations per request on a cache line that
-    /// every task on both cores shares (the value) or that hops between cores (the keys): the first
-    /// profile showed `shared_clone` + `shared_drop` at 10% of the process, load the generator added
-    /// to every client alike, which blurs the comparison between them.
+    /// The value is static too (leaked once per run), so every request's clone of it is a copy
+    /// instead of an atomic increment on one cache line shared by both cores.
     pub fn new(keys: usize, value_size: usize) -> KeySpace {
-        let keys = keys.max(1);
         KeySpace {
-            value_keys: static_keys("v", keys),
-            counter_keys: static_keys("c", keys),
+            value_keys: KeyTable::new("v", keys),
+            counter_keys: KeyTable::new("c", keys),
             value: Bytes::from_static(Vec::leak(vec![b'x'; value_size])),
         }
     }
 
     fn value_key(&self, rng: &mut SmallRng) -> Bytes {
-        let i = rng.random_range(0..self.value_keys.len());
-        self.value_keys.get(i).cloned().unwrap_or_default()
+        self.value_keys
+            .get(rng.random_range(0..self.value_keys.len()))
     }
 
     fn counter_key(&self, rng: &mut SmallRng) -> Bytes {
-        let i = rng.random_range(0..self.counter_keys.len());
-        self.counter_keys.get(i).cloned().unwrap_or_default()
+        self.counter_keys
+            .get(rng.random_range(0..self.counter_keys.len()))
     }
 }
 
@@ -264,4 +299,28 @@ fn rate_limit(req: &mut Request, key: Bytes) {
         op: Op::Expire(RATE_LIMIT_TTL),
         key,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_table_holds_each_key_in_its_cell() {
+        let t = KeyTable::new("v", 1001);
+        assert_eq!(t.len(), 1001);
+        for (i, expected) in [
+            (0, "v:0"),
+            (9, "v:9"),
+            (10, "v:10"),
+            (999, "v:999"),
+            (1000, "v:1000"),
+        ] {
+            assert_eq!(t.get(i), Bytes::from(expected), "key {i}");
+        }
+        assert!(t.get(1001).is_empty());
+        let all: Vec<Bytes> = t.iter().collect();
+        assert_eq!(all.len(), 1001);
+        assert_eq!(all[123], Bytes::from("v:123"));
+    }
 }
