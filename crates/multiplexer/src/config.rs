@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::group::ConnectionGroup;
+
 /// Which protocol to negotiate on connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -64,6 +66,9 @@ pub struct ConnectionConfig {
     /// Granularity of deadline enforcement: a connection with outstanding commands checks their deadlines
     /// this often, so a timed-out caller returns within deadline + this tick.
     pub timeout_tick: Duration,
+    /// The connections made from this configuration and its clones: their writers wait for callers
+    /// woken by replies on any of them (see [`ConnectionGroup`](crate::ConnectionGroup)).
+    pub group: ConnectionGroup,
 }
 
 impl ConnectionConfig {
@@ -97,6 +102,7 @@ impl ConnectionConfig {
             wait_for_reconnect: false,
             // 10 ms: 1% of the default deadline, and 100 sweeps a second only while commands are outstanding.
             timeout_tick: Duration::from_millis(10),
+            group: ConnectionGroup::new(),
         }
     }
 

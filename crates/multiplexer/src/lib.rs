@@ -37,6 +37,7 @@
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 mod atomic_waker;
+mod group;
 mod handoff;
 mod loom;
 mod signal;
@@ -59,6 +60,7 @@ mod task;
 pub use crate::{
     config::{ConnectionConfig, Protocol, ProtocolVersion},
     error::{Error, ErrorKind},
+    group::ConnectionGroup,
     mux::{Multiplexer, Pool},
     stats::ConnectionStats,
     task::spawn_background,

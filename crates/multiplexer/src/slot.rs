@@ -18,6 +18,7 @@
 use std::task::{Context, Poll};
 
 use crate::atomic_waker::AtomicWaker;
+use crate::group::ConnectionGroup;
 use crate::loom::{AtomicU64, AtomicUsize, BoundedQueue, Ordering, UnsafeCell};
 
 /// In the free list; nobody references the slot.
@@ -50,6 +51,8 @@ struct Slot<T> {
 pub(crate) struct SlotPool<T> {
     slots: Box<[Slot<T>]>,
     free: BoundedQueue<u32>,
+    /// Counts completed slots whose caller has not taken the value (see [`ConnectionGroup`]).
+    group: ConnectionGroup,
 }
 
 // SAFETY: the value cell is handed between threads by the state machine described in the module docs
@@ -59,8 +62,14 @@ unsafe impl<T: Send> Send for SlotPool<T> {}
 unsafe impl<T: Send> Sync for SlotPool<T> {}
 
 impl<T> SlotPool<T> {
-    /// A pool of `capacity` slots, all free.
+    /// A pool of `capacity` slots, all free, in a group of its own.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> SlotPool<T> {
+        SlotPool::in_group(capacity, ConnectionGroup::new())
+    }
+
+    /// A pool of `capacity` slots, all free, counting its woken callers in `group`.
+    pub(crate) fn in_group(capacity: usize, group: ConnectionGroup) -> SlotPool<T> {
         let capacity = capacity.clamp(1, u32::MAX as usize);
         let slots = (0..capacity)
             .map(|_| Slot {
@@ -75,7 +84,7 @@ impl<T> SlotPool<T> {
             // Cannot fail: the free list has room for every slot.
             let _ = free.push(i as u32);
         }
-        SlotPool { slots, free }
+        SlotPool { slots, free, group }
     }
 
     /// Number of slots.
@@ -147,6 +156,8 @@ impl<T> SlotPool<T> {
         };
         // SAFETY: in PENDING the caller never reads the cell, and in ABANDONED nobody but us touches it.
         slot.value.with_mut(|cell| unsafe { *cell = Some(value) });
+        // Counted before the value is published, so the caller's `taken` comes after it.
+        self.group.delivering();
         // AcqRel: release publishes the value to the caller's acquire load; acquire (failure included)
         // pairs with abandon's release so we may reclaim the cell.
         match slot
@@ -161,6 +172,7 @@ impl<T> SlotPool<T> {
                 debug_assert_eq!(_abandoned, ABANDONED);
                 // SAFETY: the caller left (ABANDONED): the cell is ours alone.
                 let value = slot.value.with_mut(|cell| unsafe { (*cell).take() });
+                self.group.taken();
                 self.release(index);
                 drop(value);
                 Completion::Discarded
@@ -196,6 +208,7 @@ impl<T> SlotPool<T> {
         }
         // SAFETY: COMPLETED and we are the caller: the completer is done with the cell.
         let value = slot.value.with_mut(|cell| unsafe { (*cell).take() });
+        self.group.taken();
         self.release(index);
         Some(value)
     }
@@ -264,6 +277,12 @@ impl<T> SlotPool<T> {
             .map_or(FREE, |slot| slot.state.load(Ordering::Acquire))
     }
 
+    /// Callers woken and not yet run over the pool's group.
+    #[inline]
+    pub(crate) fn woken_callers(&self) -> usize {
+        self.group.woken_callers()
+    }
+
     /// Free slots (tests).
     #[cfg(test)]
     pub(crate) fn free_len(&self) -> usize {
@@ -323,6 +342,29 @@ mod tests {
         assert_eq!(pool.wake_expired(5), 1);
         pool.complete(e, 0);
         assert_eq!(pool.wake_expired(9), 0);
+    }
+
+    /// The group counts completed slots whose caller has not taken the value, in every ending.
+    #[test]
+    fn group_counts_woken_callers() {
+        let group = ConnectionGroup::new();
+        let a = SlotPool::<u32>::in_group(2, group.clone());
+        let b = SlotPool::<u32>::in_group(2, group.clone());
+        let mut cx = Context::from_waker(Waker::noop());
+        let (x, y) = (a.acquire(0).unwrap(), b.acquire(0).unwrap());
+        a.complete(x, 1);
+        b.complete(y, 2);
+        assert_eq!(group.woken_callers(), 2);
+        assert_eq!(a.poll_take(x, &mut cx), Poll::Ready(Some(1)));
+        assert_eq!(group.woken_callers(), 1);
+        // A caller that gives up after its reply came drops it: no longer counted.
+        assert!(b.abandon(y));
+        assert_eq!(group.woken_callers(), 0);
+        // A reply for a caller that already left is never counted.
+        let z = a.acquire(0).unwrap();
+        a.abandon(z);
+        assert_eq!(a.complete(z, 3), Completion::Discarded);
+        assert_eq!(group.woken_callers(), 0);
     }
 }
 
