@@ -7,7 +7,7 @@
 //! *before* writing (so a reply can never arrive before its slot is known), and writes the buffer in one
 //! syscall. The reader decodes every complete reply in its buffer and completes the slots in FIFO order.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,7 +25,7 @@ use crate::error::{Error, ErrorKind};
 use crate::handoff::Handoff;
 use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, BoundedQueue, Ordering};
 use crate::signal::Signal;
-use crate::slot::{Completion, SlotPool};
+use crate::slot::SlotPool;
 use crate::stats::Counters;
 
 /// What a slot delivers to its caller.
@@ -84,8 +84,6 @@ pub(crate) struct Shared {
     close_deadline: AtomicU64,
     /// Why the reader stopped (rare path, so a plain mutex).
     reader_error: Mutex<Option<Error>>,
-    slot_waiters: AtomicUsize,
-    slot_notify: tokio::sync::Notify,
     protocol: AtomicUsize,
     epoch: Instant,
     pub(crate) stats: Counters,
@@ -114,8 +112,6 @@ impl Shared {
             close_expired: AtomicBool::new(false),
             close_deadline: AtomicU64::new(u64::MAX),
             reader_error: Mutex::new(None),
-            slot_waiters: AtomicUsize::new(0),
-            slot_notify: tokio::sync::Notify::new(),
             protocol: AtomicUsize::new(protocol_code(protocol)),
             epoch,
             stats: Counters::default(),
@@ -158,7 +154,8 @@ impl Shared {
         }
     }
 
-    /// Takes a slot, waiting (until `deadline`) for one when the pool is exhausted.
+    /// Takes a slot, waiting (until `deadline`) for one when the pool is exhausted. Callers that have to
+    /// wait get their slots in arrival order.
     #[inline]
     pub(crate) async fn acquire(&self, deadline: Instant) -> Result<u32, Error> {
         let ticks = self.ticks(deadline);
@@ -172,7 +169,8 @@ impl Shared {
             .ok_or_else(|| Error::new(ErrorKind::Busy))
     }
 
-    /// Takes `n` slots (all or none), waiting until `deadline`.
+    /// Takes `n` slots (all or none), waiting until `deadline`. A waiting batch collects slots as they
+    /// are freed while the callers behind it wait, so it is not starved by single commands.
     pub(crate) async fn acquire_many(
         &self,
         n: usize,
@@ -189,12 +187,13 @@ impl Shared {
         if self.slots.acquire_many(n, ticks, out) {
             return Ok(());
         }
-        self.on_slot_freed();
         self.acquire_slow(n, deadline, ticks, out).await
     }
 
-    /// The overload path: every slot is taken. Waits for releases until the deadline; only here is a
-    /// timer armed per caller, which is acceptable because it only happens when the bound is reached.
+    /// The overload path: every slot is taken or others already wait. Queues behind them until the
+    /// slots come or the deadline passes; only here is a timer armed per caller, which is acceptable
+    /// because it only happens when the bound is reached. Leaving early (error or dropped future) hands
+    /// any slots collected so far to the next waiter.
     #[cold]
     async fn acquire_slow(
         &self,
@@ -203,54 +202,26 @@ impl Shared {
         ticks: u64,
         out: &mut Vec<u32>,
     ) -> Result<(), Error> {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
+        self.check_accepting()?;
+        out.clear();
+        let mut wait = self.slots.wait(n);
         let sleep = tokio::time::sleep_until(deadline);
         tokio::pin!(sleep);
-        loop {
-            self.check_accepting()?;
-            let notified = self.slot_notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            // SeqCst (+ fence): Dekker with on_slot_freed's push-then-load: either we see the freed slot
-            // or the releaser sees us waiting and notifies.
-            self.slot_waiters.fetch_add(1, Ordering::SeqCst);
-            let _waiting = Waiting(&self.slot_waiters);
-            std::sync::atomic::fence(Ordering::SeqCst);
-            let got = if n == 1 {
-                self.slots.acquire(ticks).map(|slot| {
-                    out.clear();
-                    out.push(slot);
-                })
-            } else if self.slots.acquire_many(n, ticks, out) {
-                Some(())
-            } else {
-                None
-            };
-            if got.is_some() {
-                return Ok(());
+        poll_fn(|cx| {
+            // Checked first: a caller woken because the connection is closing gives its place up.
+            if let Err(e) = self.check_accepting() {
+                return Poll::Ready(Err(e));
             }
-            tokio::select! {
-                () = &mut notified => {}
-                () = &mut sleep => {
-                    self.stats.busy.fetch_add(1, Ordering::Relaxed);
-                    return Err(Error::new(ErrorKind::Busy));
-                }
+            if wait.poll_acquire(ticks, out, cx).is_ready() {
+                return Poll::Ready(Ok(()));
             }
-        }
-    }
-
-    /// Call after a slot went back to the free list: hands it to a caller waiting in `acquire_slow`.
-    #[inline]
-    pub(crate) fn on_slot_freed(&self) {
-        // SeqCst: see acquire_slow; on x86 this is a plain load after the free-list push's locked CAS.
-        if self.slot_waiters.load(Ordering::SeqCst) > 0 {
-            self.slot_notify.notify_one();
-        }
+            if sleep.as_mut().poll(cx).is_ready() {
+                self.stats.busy.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(Err(Error::new(ErrorKind::Busy)));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Queues a command for the writer.
@@ -266,9 +237,7 @@ impl Shared {
 
     fn fail_entry(&self, entry: Entry, error: &Error) {
         for slot in entry.slots() {
-            if self.slots.complete(slot, Err(error.clone())) == Completion::Discarded {
-                self.on_slot_freed();
-            }
+            self.slots.complete(slot, Err(error.clone()));
         }
     }
 
@@ -288,7 +257,6 @@ impl Shared {
             };
             if let Entry::One { slot, .. } = &entry {
                 if self.slots.release_if_abandoned(*slot) {
-                    self.on_slot_freed();
                     continue;
                 }
             }
@@ -321,6 +289,8 @@ impl Shared {
         }
         self.writer_signal.wake();
         self.sweeper_signal.wake();
+        // Callers waiting for a slot fail with Closed now rather than when a slot or their deadline comes.
+        self.slots.wake_waiters();
     }
 
     /// The last handle is gone: close and let the tasks end.
@@ -444,9 +414,7 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
         };
         let mut unanswered = shared.handoff.reader();
         while let Some(slot) = unanswered.pop() {
-            if shared.slots.complete(slot, Err(error.clone())) == Completion::Discarded {
-                shared.on_slot_freed();
-            }
+            shared.slots.complete(slot, Err(error.clone()));
         }
         shared.in_flight.store(0, Ordering::Release);
         shared.reader_failed.store(false, Ordering::Release);
@@ -458,6 +426,8 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
         shared.set_phase(DOWN);
         shared.sweeper_signal.wake();
         if !shared.config.wait_for_reconnect {
+            // Callers waiting for a slot fail now (check_accepting refuses while DOWN).
+            shared.slots.wake_waiters();
             shared.fail_queue(&Error::with_message(
                 ErrorKind::ConnectionNotSent,
                 "connection lost before the command was written",
@@ -601,7 +571,6 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                 Entry::One { bytes, slot } => {
                     if shared.slots.release_if_abandoned(slot) {
                         // Its caller gave up before it was written: skip it (it never reaches the server).
-                        shared.on_slot_freed();
                         continue;
                     }
                     handoff.push(slot);
@@ -625,9 +594,7 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                             debug_assert!(false, "handoff ring full");
                             let error =
                                 Error::with_message(ErrorKind::Protocol, "handoff ring full");
-                            if shared.slots.complete(*slot, Err(error)) == Completion::Discarded {
-                                shared.on_slot_freed();
-                            }
+                            shared.slots.complete(*slot, Err(error));
                         }
                     }
                 }
@@ -689,9 +656,7 @@ async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut buf: BytesMut
                         );
                     };
                     done += 1;
-                    if shared.slots.complete(slot, Ok(frame)) == Completion::Discarded {
-                        shared.on_slot_freed();
-                    }
+                    shared.slots.complete(slot, Ok(frame));
                 }
                 Ok(None) => break,
                 Err(e) => {

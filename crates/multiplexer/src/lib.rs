@@ -5,7 +5,8 @@
 //! [`Multiplexer::send`] concurrently:
 //!
 //! - the caller takes a response slot from a preallocated, lock-free pool (no allocation per command),
-//!   queues its already-encoded command on a bounded queue, and awaits the slot;
+//!   queues its already-encoded command on a bounded queue, and awaits the slot; when every slot is
+//!   taken, callers wait for one in arrival order (a newcomer never overtakes a waiting caller);
 //! - one writer task drains everything queued into one buffer and writes it in one syscall, handing the
 //!   slot indices to the reader *before* writing;
 //! - one reader task decodes every complete reply in its buffer and completes the slots in order;
@@ -42,6 +43,7 @@ mod handoff;
 mod loom;
 mod signal;
 mod slot;
+mod waiters;
 
 #[cfg(not(loom))]
 mod config;

@@ -1,17 +1,18 @@
 //! The one place where the crate's concurrency primitives come from: loom's under `cfg(loom)`, std's otherwise.
 //!
-//! Every atomic, `Arc` and `UnsafeCell` used by the lock-free parts of the crate (slot pool, waker, submit
-//! handoff) is imported from here, so `RUSTFLAGS="--cfg loom"` model-checks exactly the code that ships.
+//! Every atomic, `Arc`, `Mutex` and `UnsafeCell` used by the concurrent parts of the crate (slot pool and
+//! its wait queue, waker, submit handoff) is imported from here, so `RUSTFLAGS="--cfg loom"` model-checks
+//! exactly the code that ships.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    Arc, Mutex, MutexGuard,
+    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence},
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    Arc, Mutex, MutexGuard,
+    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence},
 };
 
 #[cfg(loom)]

@@ -191,7 +191,6 @@ impl Future for ReplyFuture<'_> {
         match shared.slots.poll_take(self.slot, cx) {
             Poll::Ready(value) => {
                 self.done = true;
-                shared.on_slot_freed();
                 Poll::Ready(value.unwrap_or_else(|| {
                     Err(Error::with_message(
                         ErrorKind::Protocol,
@@ -202,9 +201,7 @@ impl Future for ReplyFuture<'_> {
             Poll::Pending => {
                 if self.check_now && Instant::now() >= self.deadline {
                     self.done = true;
-                    if shared.slots.abandon(self.slot) {
-                        shared.on_slot_freed();
-                    }
+                    shared.slots.abandon(self.slot);
                     shared.stats.timeouts.fetch_add(1, Ordering::Relaxed);
                     return Poll::Ready(Err(Error::new(ErrorKind::Timeout)));
                 }
@@ -217,8 +214,8 @@ impl Future for ReplyFuture<'_> {
 
 impl Drop for ReplyFuture<'_> {
     fn drop(&mut self) {
-        if !self.done && self.shared.slots.abandon(self.slot) {
-            self.shared.on_slot_freed();
+        if !self.done {
+            self.shared.slots.abandon(self.slot);
         }
     }
 }

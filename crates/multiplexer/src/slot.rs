@@ -14,12 +14,17 @@
 //! Whoever moves the slot to FREE pushes its index back onto the free list; exactly one party does.
 //! The value cell is written by the completer only while the state is PENDING (the caller never reads it
 //! then) and read by the caller only after it observed COMPLETED.
+//!
+//! The pool is first-come, first-served: when it is exhausted, callers queue in [`Waiters`], and while
+//! anyone is queued a newcomer queues behind instead of taking a freed slot, and freed slots go to the
+//! queue in arrival order (see that module). With nobody queued, acquire and release stay lock-free.
 
 use std::task::{Context, Poll};
 
 use crate::atomic_waker::AtomicWaker;
 use crate::group::ConnectionGroup;
 use crate::loom::{AtomicU64, AtomicUsize, BoundedQueue, Ordering, UnsafeCell};
+use crate::waiters::Waiters;
 
 /// In the free list; nobody references the slot.
 pub(crate) const FREE: usize = 0;
@@ -51,6 +56,7 @@ struct Slot<T> {
 pub(crate) struct SlotPool<T> {
     slots: Box<[Slot<T>]>,
     free: BoundedQueue<u32>,
+    waiters: Waiters,
     /// Counts completed slots whose caller has not taken the value (see [`ConnectionGroup`]).
     group: ConnectionGroup,
 }
@@ -84,7 +90,12 @@ impl<T> SlotPool<T> {
             // Cannot fail: the free list has room for every slot.
             let _ = free.push(i as u32);
         }
-        SlotPool { slots, free, group }
+        SlotPool {
+            slots,
+            free,
+            waiters: Waiters::new(),
+            group,
+        }
     }
 
     /// Number of slots.
@@ -104,25 +115,44 @@ impl<T> SlotPool<T> {
         slot
     }
 
-    /// Takes a free slot for a caller, or None when every slot is in use.
+    /// Takes a free slot for a caller, or None when every slot is in use or others are already waiting
+    /// for one (then the caller must [`wait`](Self::wait) behind them).
     #[inline]
     pub(crate) fn acquire(&self, deadline: u64) -> Option<u32> {
+        if self.waiters.any() {
+            return None;
+        }
         let index = self.free.pop()?;
-        let slot = self.slot(index)?;
-        // Relaxed: only the sweep reads it, as a hint; a stale value costs at most a spurious wake.
-        slot.deadline.store(deadline, Ordering::Relaxed);
-        // Relaxed: popping the index acquired the release that freed it, and the submit handoff
-        // (queue push = release) publishes this store to the completer.
-        slot.state.store(PENDING, Ordering::Relaxed);
+        self.claim(index, deadline);
         Some(index)
     }
 
-    /// Acquires `n` slots at once, or none. Writes them to `out`.
+    /// Marks a slot taken out of the free list (by `acquire` or handed over by the wait queue) as the
+    /// caller's.
+    #[inline]
+    fn claim(&self, index: u32, deadline: u64) {
+        if let Some(slot) = self.slot(index) {
+            // Relaxed: only the sweep reads it, as a hint; a stale value costs at most a spurious wake.
+            slot.deadline.store(deadline, Ordering::Relaxed);
+            // Relaxed: taking the index (free-list pop, or the wait queue's mutex) acquired the release
+            // that freed it, and the submit handoff (queue push = release) publishes this store to the
+            // completer.
+            slot.state.store(PENDING, Ordering::Relaxed);
+        }
+    }
+
+    /// Acquires `n` slots at once, or none (also none while others wait). Writes them to `out`.
     pub(crate) fn acquire_many(&self, n: usize, deadline: u64, out: &mut Vec<u32>) -> bool {
         out.clear();
+        if self.waiters.any() {
+            return false;
+        }
         for _ in 0..n {
-            match self.acquire(deadline) {
-                Some(index) => out.push(index),
+            match self.free.pop() {
+                Some(index) => {
+                    self.claim(index, deadline);
+                    out.push(index);
+                }
                 None => {
                     for index in out.drain(..) {
                         self.release(index);
@@ -134,7 +164,8 @@ impl<T> SlotPool<T> {
         true
     }
 
-    /// Returns a slot to the free list. Only the party that owns the slot's last reference calls this.
+    /// Returns a slot to the free list, and to the head of the wait queue if anyone waits. Only the party
+    /// that owns the slot's last reference calls this.
     #[inline]
     fn release(&self, index: u32) {
         if let Some(slot) = self.slot(index) {
@@ -146,6 +177,22 @@ impl<T> SlotPool<T> {
             pushed.is_ok(),
             "free list overflow: a slot was released twice"
         );
+        self.waiters.after_release(&self.free);
+    }
+
+    /// Queues for `n` slots behind everyone already waiting (after `acquire`/`acquire_many` failed).
+    pub(crate) fn wait(&self, n: usize) -> SlotWait<'_, T> {
+        SlotWait {
+            pool: self,
+            node: self.waiters.enqueue(n, &self.free),
+            done: false,
+        }
+    }
+
+    /// Wakes every queued caller without giving it a slot, so it re-checks whether it should go on
+    /// waiting (connection closing or lost).
+    pub(crate) fn wake_waiters(&self) {
+        self.waiters.wake_all();
     }
 
     /// The connection delivers a slot's value (a reply or an error).
@@ -288,6 +335,58 @@ impl<T> SlotPool<T> {
     pub(crate) fn free_len(&self) -> usize {
         self.free.len()
     }
+
+    /// Callers queued for slots (tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+/// A caller's place in the slot queue. Dropping it before [`poll_acquire`](Self::poll_acquire) returned
+/// Ready gives back whatever slots it had collected, to the next waiter.
+pub(crate) struct SlotWait<'a, T> {
+    pool: &'a SlotPool<T>,
+    node: usize,
+    /// The slots were taken; the node is retired.
+    done: bool,
+}
+
+impl<T> SlotWait<'_, T> {
+    /// Ready once the caller's turn came and all its slots are there: they are the caller's now (PENDING,
+    /// with `deadline`) and appended to `out`.
+    pub(crate) fn poll_acquire(
+        &mut self,
+        deadline: u64,
+        out: &mut Vec<u32>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        let start = out.len();
+        if self
+            .pool
+            .waiters
+            .poll_ready(self.node, cx, out)
+            .is_pending()
+        {
+            return Poll::Pending;
+        }
+        self.done = true;
+        for &index in out.iter().skip(start) {
+            self.pool.claim(index, deadline);
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<T> Drop for SlotWait<'_, T> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.pool.waiters.cancel(self.node, &self.pool.free);
+        }
+    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -342,6 +441,69 @@ mod tests {
         assert_eq!(pool.wake_expired(5), 1);
         pool.complete(e, 0);
         assert_eq!(pool.wake_expired(9), 0);
+    }
+
+    /// Frees a slot the way a caller does: the reply arrives, the caller takes it.
+    fn free(pool: &SlotPool<u32>, index: u32) {
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(pool.complete(index, 0), Completion::Delivered);
+        assert_eq!(pool.poll_take(index, &mut cx), Poll::Ready(Some(0)));
+    }
+
+    /// Fairness: freed slots go to waiters in arrival order, a batch at the head collects slots while
+    /// the waiters behind it wait, a newcomer never overtakes a waiter, and a waiter that leaves passes
+    /// its slots on (whether it was still collecting or already complete).
+    #[test]
+    fn waiters_are_served_in_arrival_order() {
+        let pool = SlotPool::<u32>::new(3);
+        let mut cx = Context::from_waker(Waker::noop());
+        let held: Vec<u32> = (0..3).map(|_| pool.acquire(7).unwrap()).collect();
+        let mut single = pool.wait(1);
+        let mut batch = pool.wait(2);
+        let mut behind = pool.wait(1);
+        assert_eq!(pool.waiting(), 3);
+        let mut got = Vec::new();
+        assert!(single.poll_acquire(9, &mut got, &mut cx).is_pending());
+
+        // The first freed slot goes to the first waiter, and is its caller's (PENDING) once taken.
+        free(&pool, held[0]);
+        assert_eq!(single.poll_acquire(9, &mut got, &mut cx), Poll::Ready(()));
+        assert_eq!(got, [held[0]]);
+        assert_eq!(pool.state(held[0]), PENDING);
+        drop(single);
+
+        // The next one goes to the batch, which keeps it while it waits for its second; the single
+        // waiter behind it gets nothing, and neither does a newcomer.
+        free(&pool, held[1]);
+        assert_eq!((pool.free_len(), pool.waiting()), (0, 2));
+        let mut later = Vec::new();
+        assert!(batch.poll_acquire(9, &mut later, &mut cx).is_pending());
+        assert!(behind.poll_acquire(9, &mut later, &mut cx).is_pending());
+        assert!(pool.acquire(0).is_none());
+        assert!(!pool.acquire_many(1, 0, &mut later));
+
+        // The batch gives up: its slot goes straight on to the waiter behind it.
+        drop(batch);
+        assert_eq!(pool.waiting(), 0);
+        assert_eq!(behind.poll_acquire(9, &mut later, &mut cx), Poll::Ready(()));
+        assert_eq!(later, [held[1]]);
+        drop(behind);
+
+        // A batch that completes but is dropped before it takes its slots returns them.
+        let batch = pool.wait(2);
+        free(&pool, held[2]);
+        free(&pool, later[0]);
+        assert_eq!((pool.free_len(), pool.waiting()), (0, 0));
+        drop(batch);
+        assert_eq!(pool.free_len(), 2);
+
+        // With nobody waiting the fast path works again.
+        let mut both = Vec::new();
+        assert!(pool.acquire_many(2, 0, &mut both));
+        for index in both.into_iter().chain([got[0]]) {
+            free(&pool, index);
+        }
+        assert_eq!((pool.free_len(), pool.waiting()), (3, 0));
     }
 
     /// The group counts completed slots whose caller has not taken the value, in every ending.
@@ -507,6 +669,98 @@ mod loom_tests {
                 None => {}
             }
             assert_eq!(pool.free_len(), 1);
+        });
+    }
+
+    /// Frees a slot the way its caller does: the reply arrives, the caller takes it.
+    fn free(pool: &SlotPool<Arc<u32>>, index: u32) {
+        pool.complete(index, Arc::new(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(pool.poll_take(index, &mut cx).is_ready());
+    }
+
+    /// Polls a wait once and gives up (deadline, connection closed); a slot it got is freed again.
+    fn wait_once_then_leave(pool: &SlotPool<Arc<u32>>, n: usize) {
+        let mut wait = pool.wait(n);
+        let mut got = Vec::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        if wait.poll_acquire(0, &mut got, &mut cx).is_ready() {
+            for index in got {
+                free(pool, index);
+            }
+        }
+    }
+
+    /// The handoff race: a slot is freed while a queued caller gives up. Whichever order the release,
+    /// the dispatch and the cancellation run in, the slot ends back in the free list with nobody queued.
+    #[test]
+    fn loom_slot_freed_while_waiter_cancels() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let releaser = {
+                let pool = pool.clone();
+                thread::spawn(move || free(&pool, index))
+            };
+            wait_once_then_leave(&pool, 1);
+            releaser.join().unwrap();
+            assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
+        });
+    }
+
+    /// A waiter that gives up passes the slot on: the other waiter (queued before or after it) always
+    /// gets the freed slot; a lost slot or a lost wake-up leaves block_on parked, which loom reports.
+    #[test]
+    fn loom_cancelled_waiter_passes_slot_on() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let leaver = {
+                let pool = pool.clone();
+                thread::spawn(move || wait_once_then_leave(&pool, 1))
+            };
+            let releaser = {
+                let pool = pool.clone();
+                thread::spawn(move || free(&pool, index))
+            };
+            let mut wait = pool.wait(1);
+            let mut got = Vec::new();
+            block_on(poll_fn(|cx| wait.poll_acquire(0, &mut got, cx)));
+            assert_eq!(got, [index]);
+            free(&pool, index);
+            leaver.join().unwrap();
+            releaser.join().unwrap();
+            assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
+        });
+    }
+
+    /// A batch collecting slots one release at a time gives up halfway: what it collected goes to the
+    /// single waiter, which always gets a slot, and both slots end in the free list.
+    #[test]
+    fn loom_partial_batch_cancel_passes_slots_on() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(2));
+            let held = [pool.acquire(0).unwrap(), pool.acquire(0).unwrap()];
+            let batch = {
+                let pool = pool.clone();
+                thread::spawn(move || wait_once_then_leave(&pool, 2))
+            };
+            let releaser = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    for index in held {
+                        free(&pool, index);
+                    }
+                })
+            };
+            let mut wait = pool.wait(1);
+            let mut got = Vec::new();
+            block_on(poll_fn(|cx| wait.poll_acquire(0, &mut got, cx)));
+            assert_eq!(got.len(), 1);
+            batch.join().unwrap();
+            releaser.join().unwrap();
+            free(&pool, got[0]);
+            assert_eq!((pool.free_len(), pool.waiting()), (2, 0));
         });
     }
 }

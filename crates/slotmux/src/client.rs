@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use resp_codec::{EncodedCommand, Frame};
-use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 use tokio::time::Instant;
 
 use crate::builder::{ClientBuilder, Protocol};
@@ -37,59 +36,8 @@ struct Inner {
     backend: Backend,
     /// The deadline of every command and pipeline, counted from the call.
     command_timeout: Duration,
-    /// First-come, first-served admission in front of the standalone pool's slots; `None` for a
-    /// cluster, whose router bounds each node's pool itself.
-    gate: Option<Gate>,
     /// Set by [`Client::close`]; read with Relaxed on each call, since it publishes no other data.
     closed: AtomicBool,
-}
-
-/// A FIFO-fair admission gate with as many permits as the connections have response slots.
-///
-/// Why it exists: the multiplexer's slot pool lets a caller take a freed slot on its fast path even
-/// while others wait for one, so under overload a few busy tasks can keep every slot and starve the
-/// rest until their deadlines pass (10,000 tasks on one client: thousands failed `Busy` on their
-/// first command even with a 30 s deadline). Tokio's semaphore hands released permits to waiters in
-/// arrival order and never lets a newcomer overtake them. It costs one CAS to acquire and one short
-/// uncontended lock to release per command; once the multiplexer's pool is fair itself, this goes.
-struct Gate {
-    permits: Semaphore,
-    capacity: usize,
-}
-
-impl Gate {
-    fn new(capacity: usize) -> Gate {
-        // Tokio caps a semaphore at usize::MAX >> 3 permits; no configuration comes near it.
-        let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
-        Gate {
-            permits: Semaphore::new(capacity),
-            capacity,
-        }
-    }
-
-    /// Waits for `n` permits until `deadline`: `Busy` when it passes first, `Closed` after `close`.
-    /// `Ok(None)` when `n` exceeds the capacity: the connection refuses such a batch itself.
-    async fn admit(&self, n: usize, deadline: Instant) -> Result<Option<SemaphorePermit<'_>>> {
-        if n > self.capacity {
-            return Ok(None);
-        }
-        // n <= capacity <= MAX_PERMITS, which fits in u32 on every platform tokio's cap allows here.
-        let n = u32::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidInput))?;
-        match self.permits.try_acquire_many(n) {
-            Ok(p) => return Ok(Some(p)),
-            Err(TryAcquireError::Closed) => return Err(Error::new(ErrorKind::Closed)),
-            Err(TryAcquireError::NoPermits) => {}
-        }
-        // The overload path: one timer per waiting caller, only while the bound is reached.
-        match tokio::time::timeout_at(deadline, self.permits.acquire_many(n)).await {
-            Ok(Ok(p)) => Ok(Some(p)),
-            Ok(Err(_)) => Err(Error::new(ErrorKind::Closed)),
-            Err(_) => Err(Error::with_message(
-                ErrorKind::Busy,
-                "every response slot stayed in use until the deadline",
-            )),
-        }
-    }
 }
 
 /// Where commands go; everything above this enum is written against the dispatch methods below.
@@ -191,12 +139,8 @@ impl Client {
             }
             _ => None,
         };
-        let (backend, gate) = match standalone {
-            Some(pool) => {
-                let capacity =
-                    conns.saturating_mul(config.max_in_flight.saturating_add(config.max_queued));
-                (Backend::Standalone(pool), Some(Gate::new(capacity)))
-            }
+        let backend = match standalone {
+            Some(pool) => Backend::Standalone(pool),
             None => {
                 if config.database != 0 {
                     return Err(Error::with_message(
@@ -211,14 +155,13 @@ impl Client {
                 let router = cluster_router::Router::connect(rc)
                     .await
                     .map_err(from_router)?;
-                (Backend::Cluster(router), None)
+                Backend::Cluster(router)
             }
         };
         Ok(Client {
             inner: Arc::new(Inner {
                 backend,
                 command_timeout,
-                gate,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -244,8 +187,8 @@ impl Client {
 
     /// The hot path: an encoded command to the backend, its reply frame to a `Value`.
     async fn send_encoded(&self, cmd: &EncodedCommand, retry_safe: bool) -> Result<Value> {
+        self.admit()?;
         let deadline = Instant::now() + self.inner.command_timeout;
-        let _permit = self.admit(1, deadline).await?;
         let frame = match &self.inner.backend {
             // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
             // it waits for the connection; `retry_safe` only matters where there is another node.
@@ -261,13 +204,14 @@ impl Client {
         Value::from_reply(frame)
     }
 
-    /// Admission: the gate for a standalone pool, the closed flag for a cluster.
-    async fn admit(&self, n: usize, deadline: Instant) -> Result<Option<SemaphorePermit<'_>>> {
-        match &self.inner.gate {
-            Some(gate) => gate.admit(n, deadline).await,
-            None if self.inner.closed.load(Ordering::Relaxed) => Err(Error::new(ErrorKind::Closed)),
-            None => Ok(None),
+    /// Admission: refuses calls after [`Client::close`]. Nothing else is needed here: the connections
+    /// bound what they take and give their response slots to waiting callers in arrival order, for a
+    /// standalone pool and for each node of a cluster alike.
+    fn admit(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(Error::new(ErrorKind::Closed));
         }
+        Ok(())
     }
 
     /// Sends every command of `p` back to back in one write and returns one result per command, in order.
@@ -279,8 +223,8 @@ impl Client {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
+        self.admit()?;
         let deadline = Instant::now() + self.inner.command_timeout;
-        let _permits = self.admit(cmds.len(), deadline).await?;
         match &self.inner.backend {
             Backend::Standalone(pool) => convert_batch(pool.send_batch(cmds, deadline).await),
             Backend::Cluster(router) => {
@@ -341,12 +285,9 @@ impl Client {
     /// Affects every clone of this client.
     pub fn close(&self) {
         // The flag refuses later calls on a cluster client, whose router has no close of its own and
-        // shuts its connections when the last clone of the client is dropped; closing the gate wakes
-        // standalone callers waiting for a slot.
+        // shuts its connections when the last clone of the client is dropped; closing a standalone pool
+        // also fails its callers still waiting for a slot.
         self.inner.closed.store(true, Ordering::Relaxed);
-        if let Some(gate) = &self.inner.gate {
-            gate.permits.close();
-        }
         match &self.inner.backend {
             Backend::Standalone(pool) => pool.close(),
             Backend::Cluster(_) => {}

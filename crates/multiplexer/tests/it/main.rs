@@ -3,6 +3,7 @@
 mod alloc;
 mod basic;
 mod cancel;
+mod fair;
 mod fake;
 mod faults;
 
