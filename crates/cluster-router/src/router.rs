@@ -1,6 +1,7 @@
 //! The router: an immutable topology snapshot behind an `ArcSwap`, one lazily connected `Pool` per node,
 //! the redirect/retry loop, pipelines, transactions, fan-out and the refresh task.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,8 +91,9 @@ enum Target {
 
 /// One command of a pipeline after splitting.
 #[derive(Debug)]
-struct Unit {
-    cmd: EncodedCommand,
+struct Unit<'a> {
+    /// Borrowed from the caller's pipeline; owned only for the per-slot parts of a split command.
+    cmd: Cow<'a, EncodedCommand>,
     info: CommandInfo,
     slot: Option<Slot>,
 }
@@ -795,7 +797,7 @@ impl Inner {
                     let units: Vec<Unit> = parts
                         .iter()
                         .map(|p| Unit {
-                            cmd: p.cmd.clone(),
+                            cmd: Cow::Borrowed(&p.cmd),
                             info,
                             slot: Some(p.slot),
                         })
@@ -863,7 +865,7 @@ impl Inner {
             let plan = match info.route {
                 Route::Keyed | Route::AnyMaster => {
                     units.push(Unit {
-                        cmd: cmd.clone(),
+                        cmd: Cow::Borrowed(cmd),
                         info,
                         slot: first_slot(cmd, &info),
                     });
@@ -877,7 +879,7 @@ impl Inner {
                 Route::Split(kind) => match split::plan(cmd, &info, kind) {
                     Plan::Whole(slot) => {
                         units.push(Unit {
-                            cmd: cmd.clone(),
+                            cmd: Cow::Borrowed(cmd),
                             info,
                             slot,
                         });
@@ -886,7 +888,7 @@ impl Inner {
                     Plan::Split { kind, keys, parts } => {
                         let first = units.len();
                         units.extend(parts.iter().map(|p| Unit {
-                            cmd: p.cmd.clone(),
+                            cmd: Cow::Owned(p.cmd.clone()),
                             info,
                             slot: Some(p.slot),
                         }));
@@ -949,7 +951,7 @@ impl Inner {
 
     /// Sends units grouped by node (one back-to-back batch per node, nodes in parallel, no task per group);
     /// a unit whose reply is a redirect or refusal continues alone through [`Inner::drive`].
-    async fn run_units(&self, units: &[Unit], opts: &SendOptions) -> Vec<Result<Frame, Error>> {
+    async fn run_units(&self, units: &[Unit<'_>], opts: &SendOptions) -> Vec<Result<Frame, Error>> {
         let mut groups: Vec<(Arc<NodeHandle>, Vec<usize>)> = Vec::new();
         // Units sent alone through `drive`: no route yet, or blocking.
         let mut unrouted = Vec::new();
@@ -1016,13 +1018,13 @@ impl Inner {
         &self,
         node: Arc<NodeHandle>,
         members: Vec<usize>,
-        units: &[Unit],
+        units: &[Unit<'_>],
         opts: &SendOptions,
     ) -> Vec<(usize, Result<Frame, Error>)> {
-        let batch: Vec<EncodedCommand> = members
+        let batch: Vec<&EncodedCommand> = members
             .iter()
             .filter_map(|&i| units.get(i))
-            .map(|u| u.cmd.clone())
+            .map(|u| u.cmd.as_ref())
             .collect();
         let results: Vec<Result<Frame, Fail>> = match self.pool(&node, opts.deadline).await {
             Ok(pool) if batch.len() == 1 => match batch.first() {

@@ -52,17 +52,25 @@ pub(crate) const CLOSED: usize = 3;
 
 /// One unit of the submit queue: a command, or a batch that must be written back to back.
 pub(crate) enum Entry {
-    One { bytes: Bytes, slot: u32 },
-    Batch(Box<[(Bytes, u32)]>),
+    One {
+        bytes: Bytes,
+        slot: u32,
+    },
+    /// The commands' wire bytes back to back in one buffer (one allocation per batch, not a
+    /// reference-counted clone per command) and their slots in the same order.
+    Batch {
+        bytes: Bytes,
+        slots: Box<[u32]>,
+    },
 }
 
 impl Entry {
     fn slots(&self) -> impl Iterator<Item = u32> + '_ {
         let (one, many) = match self {
             Entry::One { slot, .. } => (Some(*slot), &[][..]),
-            Entry::Batch(items) => (None, &items[..]),
+            Entry::Batch { slots, .. } => (None, &slots[..]),
         };
-        one.into_iter().chain(many.iter().map(|(_, slot)| *slot))
+        one.into_iter().chain(many.iter().copied())
     }
 }
 
@@ -581,22 +589,28 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                     }
                     buf.extend_from_slice(&bytes);
                 }
-                Entry::Batch(items) => {
+                Entry::Batch { bytes, slots } => {
                     // A batch is never skipped in part: ASKING or MULTI without its partner would
                     // change the meaning of another caller's command.
-                    for (bytes, slot) in items.iter() {
-                        if handoff.push(*slot) {
-                            buf.extend_from_slice(bytes);
-                            count += 1;
-                        } else {
-                            // Cannot happen: every index in the ring is an outstanding slot and the
-                            // ring has a place per slot. Fail the command rather than lose track of it.
-                            debug_assert!(false, "handoff ring full");
-                            let error =
-                                Error::with_message(ErrorKind::Protocol, "handoff ring full");
-                            shared.slots.complete(*slot, Err(error));
+                    if handoff.room() < slots.len() {
+                        // Cannot happen: every index in the ring is an outstanding slot and the ring
+                        // has a place per slot. Fail the batch, unwritten, rather than lose track of it.
+                        debug_assert!(false, "handoff ring full");
+                        let error = Error::with_message(ErrorKind::Protocol, "handoff ring full");
+                        for slot in slots.iter() {
+                            shared.slots.complete(*slot, Err(error.clone()));
                         }
+                        continue;
                     }
+                    for slot in slots.iter() {
+                        handoff.push(*slot);
+                    }
+                    count += slots.len();
+                    if bytes.len() >= max_bytes {
+                        large = Some(bytes);
+                        break;
+                    }
+                    buf.extend_from_slice(&bytes);
                 }
             }
         }

@@ -1,9 +1,11 @@
 //! The public handles: [`Multiplexer`] (one connection) and [`Pool`] (several to one address).
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::BytesMut;
 use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
@@ -84,9 +86,9 @@ impl Multiplexer {
 
     /// All commands enter the connection as one unit, written back to back with nothing from another
     /// task between them (ASKING + command, pipelines, MULTI..EXEC). One result per command, in order.
-    pub async fn send_batch(
+    pub async fn send_batch<C: Borrow<EncodedCommand>>(
         &self,
-        cmds: &[EncodedCommand],
+        cmds: &[C],
         deadline: Instant,
     ) -> Vec<Result<Frame, Error>> {
         let shared = self.shared();
@@ -100,12 +102,15 @@ impl Multiplexer {
         if let Err(e) = shared.acquire_many(cmds.len(), deadline, &mut slots).await {
             return vec![Err(e); cmds.len()];
         }
-        let items: Box<[_]> = cmds
-            .iter()
-            .zip(slots.iter())
-            .map(|(cmd, slot)| (cmd.bytes().clone(), *slot))
-            .collect();
-        shared.submit(Entry::Batch(items));
+        let len = cmds.iter().map(|c| c.borrow().bytes().len()).sum();
+        let mut bytes = BytesMut::with_capacity(len);
+        for cmd in cmds {
+            bytes.extend_from_slice(cmd.borrow().bytes());
+        }
+        shared.submit(Entry::Batch {
+            bytes: bytes.freeze(),
+            slots: slots.as_slice().into(),
+        });
         // Futures for every slot up front: if this future is dropped, each abandons its slot.
         let mut waits: Vec<ReplyFuture<'_>> = slots
             .iter()
@@ -294,9 +299,9 @@ impl Pool {
     }
 
     /// [`Multiplexer::send_batch`] on the next connection (the whole batch on one connection).
-    pub async fn send_batch(
+    pub async fn send_batch<C: Borrow<EncodedCommand>>(
         &self,
-        cmds: &[EncodedCommand],
+        cmds: &[C],
         deadline: Instant,
     ) -> Vec<Result<Frame, Error>> {
         match self.get() {

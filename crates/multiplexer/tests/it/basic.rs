@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer, Pool, ProtocolVersion};
-use resp_codec::Frame;
+use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
 use crate::{bounded, bulk, cmd, connect_shared};
@@ -100,7 +100,11 @@ async fn batches_back_to_back() {
         for task in tasks {
             task.await.unwrap();
         }
-        assert!(mux.send_batch(&[], Instant::now()).await.is_empty());
+        assert!(
+            mux.send_batch::<EncodedCommand>(&[], Instant::now())
+                .await
+                .is_empty()
+        );
         // MULTI..EXEC as one unit.
         let out = mux
             .send_batch(
