@@ -53,7 +53,7 @@ pub(crate) const CLOSED: usize = 3;
 /// One unit of the submit queue: a command, or a batch that must be written back to back.
 pub(crate) enum Entry {
     One {
-        bytes: Bytes,
+        bytes: WireBytes,
         slot: u32,
     },
     /// The commands' wire bytes back to back in one buffer (one allocation per batch, not a
@@ -71,6 +71,59 @@ impl Entry {
             Entry::Batch { slots, .. } => (None, &slots[..]),
         };
         one.into_iter().chain(many.iter().copied())
+    }
+}
+
+/// Commands up to this many bytes are copied into their submit-queue entry. 62 bytes hold a GET,
+/// INCR or EXPIRE with a key of up to about 35 bytes (`*2\r\n$3\r\nGET\r\n$35\r\n...\r\n`), the
+/// common case, and keep an entry at 72 bytes (the queue has one per slot, 2048 by default: 144 KiB).
+/// A clone of the caller's `Bytes` instead costs an allocation (the first clone of an encoder's buffer
+/// allocates its shared header) and reference-count updates on a cache line both threads touch.
+const INLINE_COMMAND_BYTES: usize = 62;
+
+/// A command's wire bytes as the submit queue holds them.
+pub(crate) enum WireBytes {
+    /// Copied into the entry.
+    Inline {
+        len: u8,
+        data: [u8; INLINE_COMMAND_BYTES],
+    },
+    /// A reference to the caller's buffer, for bigger commands.
+    Shared(Bytes),
+}
+
+impl WireBytes {
+    /// Inline when small enough, else a reference-counted clone.
+    #[inline]
+    pub(crate) fn of(bytes: &Bytes) -> WireBytes {
+        let len = bytes.len();
+        if len <= INLINE_COMMAND_BYTES {
+            let mut data = [0u8; INLINE_COMMAND_BYTES];
+            if let Some(dst) = data.get_mut(..len) {
+                dst.copy_from_slice(bytes);
+                // len <= 62 fits in a u8.
+                return WireBytes::Inline {
+                    len: len as u8,
+                    data,
+                };
+            }
+        }
+        WireBytes::Shared(bytes.clone())
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            WireBytes::Inline { len, data } => data.get(..usize::from(*len)).unwrap_or_default(),
+            WireBytes::Shared(bytes) => bytes,
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            WireBytes::Inline { .. } => Bytes::copy_from_slice(self.as_slice()),
+            WireBytes::Shared(bytes) => bytes,
+        }
     }
 }
 
@@ -583,11 +636,11 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                     }
                     handoff.push(slot);
                     count += 1;
-                    if bytes.len() >= max_bytes {
-                        large = Some(bytes);
+                    if bytes.as_slice().len() >= max_bytes {
+                        large = Some(bytes.into_bytes());
                         break;
                     }
-                    buf.extend_from_slice(&bytes);
+                    buf.extend_from_slice(bytes.as_slice());
                 }
                 Entry::Batch { bytes, slots } => {
                     // A batch is never skipped in part: ASKING or MULTI without its partner would
@@ -879,5 +932,27 @@ impl SetupIo {
                 Err(e) => return Err(Error::with_message(ErrorKind::Connect, e.to_string())),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small commands are copied into the entry, bigger ones shared; both give back the same bytes.
+    #[test]
+    fn wire_bytes_inline_up_to_the_limit() {
+        for len in [0, 1, INLINE_COMMAND_BYTES - 1, INLINE_COMMAND_BYTES] {
+            let bytes = Bytes::from(vec![b'a'; len]);
+            let wire = WireBytes::of(&bytes);
+            assert!(matches!(wire, WireBytes::Inline { .. }), "{len} bytes");
+            assert_eq!(wire.as_slice(), &bytes[..]);
+            assert_eq!(wire.into_bytes(), bytes);
+        }
+        let bytes = Bytes::from(vec![b'b'; INLINE_COMMAND_BYTES + 1]);
+        let wire = WireBytes::of(&bytes);
+        assert!(matches!(wire, WireBytes::Shared(_)));
+        assert_eq!(wire.as_slice(), &bytes[..]);
+        assert_eq!(wire.into_bytes(), bytes);
     }
 }

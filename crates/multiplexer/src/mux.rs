@@ -10,7 +10,7 @@ use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
 use crate::config::{ConnectionConfig, ProtocolVersion};
-use crate::conn::{self, Entry, Reply, Shared};
+use crate::conn::{self, Entry, Reply, Shared, WireBytes};
 use crate::error::{Error, ErrorKind};
 use crate::loom::{Arc, AtomicUsize, Ordering};
 use crate::stats::ConnectionStats;
@@ -78,7 +78,7 @@ impl Multiplexer {
         shared.check_accepting()?;
         let slot = shared.acquire(deadline).await?;
         shared.submit(Entry::One {
-            bytes: cmd.bytes().clone(),
+            bytes: WireBytes::of(cmd.bytes()),
             slot,
         });
         ReplyFuture::new(shared, slot, deadline, false).await
