@@ -276,6 +276,11 @@ impl Shared {
             if wait.poll_acquire(ticks, out, cx).is_ready() {
                 return Poll::Ready(Ok(()));
             }
+            // Checked again now that the waker is registered: a close between the first check and
+            // the registration woke nobody, and would otherwise leave this caller to its deadline.
+            if let Err(e) = self.check_accepting() {
+                return Poll::Ready(Err(e));
+            }
             if sleep.as_mut().poll(cx).is_ready() {
                 self.stats.busy.fetch_add(1, Ordering::Relaxed);
                 return Poll::Ready(Err(Error::new(ErrorKind::Busy)));
@@ -645,6 +650,11 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
                 Entry::Batch { bytes, slots } => {
                     // A batch is never skipped in part: ASKING or MULTI without its partner would
                     // change the meaning of another caller's command.
+                    if handoff.room() < slots.len() {
+                        // The room was counted before this drain began; the reader may have read
+                        // (and callers freed and re-taken, for this very batch) slots since.
+                        handoff.refresh();
+                    }
                     if handoff.room() < slots.len() {
                         // Cannot happen: every index in the ring is an outstanding slot and the ring
                         // has a place per slot. Fail the batch, unwritten, rather than lose track of it.

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// Every [`ConnectionConfig`](crate::ConnectionConfig) starts with a group of its own, and its clones
 /// share it: the connections made from one configuration form one group. The count is a scheduling
-/// hint only; nothing depends on it for correctness.
+/// hint only; nothing depends on it for correctness. A reply future that is kept but never polled
+/// again (or leaked with `mem::forget`) after its reply arrived stays counted, and until it is polled
+/// or dropped every writer of the group yields once per write: a few microseconds, never a hang.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionGroup {
     woken: Arc<AtomicUsize>,

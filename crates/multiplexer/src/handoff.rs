@@ -80,6 +80,19 @@ impl WriteCursor<'_> {
         self.room
     }
 
+    /// Re-reads the reader's progress: the room can only have grown since the cursor was made.
+    /// Every index in the ring and every slot the writer holds is a distinct outstanding slot, so after
+    /// a refresh the room always fits what the writer holds.
+    pub(crate) fn refresh(&mut self) {
+        // Acquire: the reader's reads of the cells up to head happen before we overwrite them.
+        let head = self.handoff.head.load(Ordering::Acquire);
+        self.room = self
+            .handoff
+            .ring
+            .len()
+            .saturating_sub(self.tail.wrapping_sub(head));
+    }
+
     /// Appends one index (not visible to the reader until `publish`). False when the ring is full.
     #[inline]
     pub(crate) fn push(&mut self, index: u32) -> bool {
@@ -162,6 +175,14 @@ mod tests {
         let mut w = h.writer();
         assert_eq!(w.room(), 3);
         assert!(w.push(1) && w.push(2) && w.push(3) && !w.push(4));
+        // The reader frees places while the writer holds a stale cursor: a refresh sees them.
+        w.publish();
+        let mut r = h.reader();
+        assert_eq!((r.pop(), r.pop()), (Some(1), Some(2)));
+        assert_eq!(w.room(), 0);
+        w.refresh();
+        assert_eq!(w.room(), 2);
+        assert!(w.push(4) && w.push(5) && !w.push(6));
     }
 }
 

@@ -129,7 +129,8 @@ impl Multiplexer {
     }
 
     /// Commands accepted and not yet finished with (queued, written, or awaiting a reply that a
-    /// timed-out caller no longer wants). Returns to zero when the connection is idle.
+    /// timed-out caller no longer wants), plus slots a waiting batch has collected but not yet used.
+    /// Returns to zero when the connection is idle.
     pub fn in_flight(&self) -> usize {
         self.shared().slots.outstanding()
     }

@@ -197,3 +197,47 @@ async fn close_fails_waiting_callers_at_once() {
     })
     .await;
 }
+
+/// Batches as big as the whole pool (8 slots, `max_queued` 0), sent by many tasks at once: each batch
+/// waits for every slot, takes the slots the previous batch's callers freed, and runs exactly once.
+/// (The writer's re-reading of its room for slot indices when a batch seems not to fit, a race this
+/// load only rarely hits, is checked directly by the handoff ring's unit test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_sized_batches_from_many_tasks_all_get_through() {
+    const TASKS: usize = 16;
+    const ROUNDS: usize = 100;
+    const BATCH: usize = 8;
+    bounded(Duration::from_secs(60), async {
+        let config = ConnectionConfig::new(test_support::shared_server().addr())
+            .max_in_flight(BATCH)
+            .max_queued(0)
+            .command_timeout(Duration::from_secs(20));
+        let mux = Multiplexer::connect(config).await.expect("connect");
+        let key = format!("fair:pool-sized:{}", std::process::id());
+        mux.send(&cmd(["DEL", &key])).await.expect("del");
+        let batch: Arc<Vec<_>> = Arc::new((0..BATCH).map(|_| cmd(["INCR", &key])).collect());
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (mux, batch) = (mux.clone(), batch.clone());
+                tokio::spawn(async move {
+                    for _ in 0..ROUNDS {
+                        let deadline = Instant::now() + Duration::from_secs(20);
+                        for reply in mux.send_batch(&batch, deadline).await {
+                            let frame = reply.expect("every command of the batch is answered");
+                            assert!(integer(&frame) > 0);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let total = mux.send(&cmd(["GET", &key])).await.expect("get");
+        assert_eq!(
+            total,
+            Frame::BulkString((TASKS * ROUNDS * BATCH).to_string().into())
+        );
+    })
+    .await;
+}
