@@ -263,7 +263,11 @@ impl Pool {
         }
     }
 
-    /// The next connection round-robin, preferring one that is up.
+    /// The next connection round-robin, preferring one that is up and has a response slot free.
+    ///
+    /// Each connection's slot pool is fair on its own; skipping a connection whose slots are all taken
+    /// (or that has callers waiting) keeps a caller from queueing there while another connection of the
+    /// pool could take its command at once.
     pub fn get(&self) -> Option<&Multiplexer> {
         let conns = &self.inner.conns;
         let n = conns.len();
@@ -272,9 +276,10 @@ impl Pool {
         }
         // Relaxed: only spreads load; no data is published through the counter.
         let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .filter_map(|i| conns.get(start.wrapping_add(i) % n))
-            .find(|c| c.is_connected())
+        let in_turn = || (0..n).filter_map(|i| conns.get(start.wrapping_add(i) % n));
+        in_turn()
+            .find(|c| c.is_connected() && c.shared().slots.has_free_slot())
+            .or_else(|| in_turn().find(|c| c.is_connected()))
             .or_else(|| conns.get(start % n))
     }
 

@@ -103,6 +103,13 @@ impl<T> SlotPool<T> {
         self.slots.len()
     }
 
+    /// True when a new caller would get a slot at once: nobody waits and the free list is not empty.
+    /// A hint (another caller may take the slot first), used to pick a connection of a pool.
+    #[inline]
+    pub(crate) fn has_free_slot(&self) -> bool {
+        !self.waiters.any() && !self.free.is_empty()
+    }
+
     /// Slots currently taken (pending, completed-not-taken, or abandoned-not-returned).
     pub(crate) fn outstanding(&self) -> usize {
         self.capacity().saturating_sub(self.free.len())

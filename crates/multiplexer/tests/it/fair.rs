@@ -241,3 +241,48 @@ async fn pool_sized_batches_from_many_tasks_all_get_through() {
     })
     .await;
 }
+
+/// A pool of two connections with one slot each: while one connection's slot is held by a blocking
+/// command, every other command goes to the connection with a free slot instead of queueing behind
+/// the blocked one in round-robin turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_skips_a_connection_whose_slots_are_taken() {
+    bounded(Duration::from_secs(30), async {
+        let config = ConnectionConfig::new(test_support::shared_server().addr())
+            .max_in_flight(1)
+            .max_queued(0)
+            .command_timeout(Duration::from_secs(5));
+        let pool = multiplexer::Pool::connect(config, 2)
+            .await
+            .expect("connect");
+        let key = format!("fair:pool-skip:{}", std::process::id());
+        // Holds one connection's only slot for 1.5 s (nothing is ever pushed to the key).
+        let blocker = {
+            let pool = pool.clone();
+            let key = key.clone();
+            tokio::spawn(async move { pool.send(&cmd(["BLPOP", &key, "1.5"])).await })
+        };
+        eventually(|| pool.in_flight() == 1).await;
+        let started = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(
+                pool.send(&cmd(["PING"])).await.expect("ping"),
+                Frame::SimpleString("PONG".into())
+            );
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(700),
+            "10 PINGs took {elapsed:?}: some waited behind the blocked connection"
+        );
+        let blocked = blocker
+            .await
+            .expect("task")
+            .expect("BLPOP times out with a nil reply");
+        assert!(
+            matches!(blocked, Frame::NullArray | Frame::Null),
+            "{blocked:?}"
+        );
+    })
+    .await;
+}
