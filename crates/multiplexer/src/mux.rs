@@ -107,15 +107,16 @@ impl Multiplexer {
         for cmd in cmds {
             bytes.extend_from_slice(cmd.borrow().bytes());
         }
-        shared.submit(Entry::Batch {
-            bytes: bytes.freeze(),
-            slots: slots.as_slice().into(),
-        });
         // Futures for every slot up front: if this future is dropped, each abandons its slot.
         let mut waits: Vec<ReplyFuture<'_>> = slots
             .iter()
             .map(|slot| ReplyFuture::new(shared, *slot, deadline, true))
             .collect();
+        // The slot list moves into the entry (its capacity is its length: no reallocation).
+        shared.submit(Entry::Batch {
+            bytes: bytes.freeze(),
+            slots: slots.into_boxed_slice(),
+        });
         let mut out = Vec::with_capacity(cmds.len());
         for wait in waits.iter_mut() {
             out.push(wait.await);
