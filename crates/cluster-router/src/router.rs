@@ -1,7 +1,6 @@
 //! The router: an immutable topology snapshot behind an `ArcSwap`, one lazily connected `Pool` per node,
 //! the redirect/retry loop, pipelines, transactions, fan-out and the refresh task.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +12,7 @@ use futures_util::future::{join, join_all};
 use hash_slot::Slot;
 use multiplexer::{ConnectionConfig, Multiplexer, Pool};
 use resp_codec::{EncodedCommand, Frame};
+use smallvec::SmallVec;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -90,13 +90,27 @@ enum Target {
 }
 
 /// One command of a pipeline after splitting.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Unit<'a> {
-    /// Borrowed from the caller's pipeline; owned only for the per-slot parts of a split command.
-    cmd: Cow<'a, EncodedCommand>,
+    /// Borrowed from the caller's pipeline, or from the per-slot parts of a split command.
+    cmd: &'a EncodedCommand,
     info: CommandInfo,
     slot: Option<Slot>,
 }
+
+/// The units of a pipeline that go to one node, as indices into the unit list, in pipeline order.
+#[derive(Debug)]
+struct NodeGroup {
+    node: Arc<NodeHandle>,
+    members: SmallVec<[usize; UNITS_INLINE]>,
+}
+
+/// Node groups kept inline per pipeline: a cluster of up to four masters needs no allocation for them.
+const GROUPS_INLINE: usize = 4;
+
+/// Units per node group kept inline: a pipeline of up to 16 commands per node (48 over three nodes,
+/// beyond the usual rate-limit or cache pipeline) groups without allocating.
+const UNITS_INLINE: usize = 16;
 
 pub(crate) struct Inner {
     config: RouterConfig,
@@ -797,7 +811,7 @@ impl Inner {
                     let units: Vec<Unit> = parts
                         .iter()
                         .map(|p| Unit {
-                            cmd: Cow::Borrowed(&p.cmd),
+                            cmd: &p.cmd,
                             info,
                             slot: Some(p.slot),
                         })
@@ -841,77 +855,78 @@ impl Inner {
         cmds: &[EncodedCommand],
         opts: &SendOptions,
     ) -> Vec<Result<Frame, Error>> {
+        // Pass 1: what each command becomes. A split command's parts are owned here, so that the units
+        // of pass 2 can borrow them as they borrow the caller's commands.
         enum Slotting {
-            Unit(usize),
+            Unit(CommandInfo, Option<Slot>),
             Split {
                 kind: crate::command::SplitKind,
+                info: CommandInfo,
                 keys: usize,
                 parts: Vec<Part>,
-                first: usize,
             },
-            FanOut,
+            FanOut(CommandInfo, Merge),
             Invalid,
             Refused(Error),
         }
-        let mut units = Vec::with_capacity(cmds.len());
-        let mut plans = Vec::with_capacity(cmds.len());
-        let mut fanouts = Vec::new();
-        for (i, cmd) in cmds.iter().enumerate() {
-            if cmd.argc() == 0 {
-                plans.push(Slotting::Invalid);
-                continue;
-            }
-            let info = self.table.lookup(cmd);
-            let plan = match info.route {
-                Route::Keyed | Route::AnyMaster => {
-                    units.push(Unit {
-                        cmd: Cow::Borrowed(cmd),
-                        info,
-                        slot: first_slot(cmd, &info),
-                    });
-                    Slotting::Unit(units.len() - 1)
+        let mut all_units = true;
+        let plans: Vec<Slotting> = cmds
+            .iter()
+            .map(|cmd| {
+                if cmd.argc() == 0 {
+                    all_units = false;
+                    return Slotting::Invalid;
                 }
-                Route::FanOut(merge) => {
-                    fanouts.push((i, cmd, info, merge));
-                    Slotting::FanOut
-                }
-                Route::ConnectionState => Slotting::Refused(connection_state(cmd)),
-                Route::Split(kind) => match split::plan(cmd, &info, kind) {
-                    Plan::Whole(slot) => {
-                        units.push(Unit {
-                            cmd: Cow::Borrowed(cmd),
-                            info,
-                            slot,
-                        });
-                        Slotting::Unit(units.len() - 1)
-                    }
-                    Plan::Split { kind, keys, parts } => {
-                        let first = units.len();
-                        units.extend(parts.iter().map(|p| Unit {
-                            cmd: Cow::Owned(p.cmd.clone()),
-                            info,
-                            slot: Some(p.slot),
-                        }));
-                        Slotting::Split {
+                let info = self.table.lookup(cmd);
+                let plan = match info.route {
+                    Route::Keyed | Route::AnyMaster => Slotting::Unit(info, first_slot(cmd, &info)),
+                    Route::FanOut(merge) => Slotting::FanOut(info, merge),
+                    Route::ConnectionState => Slotting::Refused(connection_state(cmd)),
+                    Route::Split(kind) => match split::plan(cmd, &info, kind) {
+                        Plan::Whole(slot) => Slotting::Unit(info, slot),
+                        Plan::Split { kind, keys, parts } => Slotting::Split {
                             kind,
+                            info,
                             keys,
                             parts,
-                            first,
-                        }
-                    }
-                },
-            };
-            plans.push(plan);
+                        },
+                    },
+                };
+                all_units &= matches!(plan, Slotting::Unit(..));
+                plan
+            })
+            .collect();
+        // Pass 2: the units, in pipeline order, and the fan-out commands.
+        let mut units = Vec::with_capacity(cmds.len());
+        let mut fanouts = Vec::new();
+        for (cmd, plan) in cmds.iter().zip(&plans) {
+            match plan {
+                Slotting::Unit(info, slot) => units.push(Unit {
+                    cmd,
+                    info: *info,
+                    slot: *slot,
+                }),
+                Slotting::Split { info, parts, .. } => units.extend(parts.iter().map(|p| Unit {
+                    cmd: &p.cmd,
+                    info: *info,
+                    slot: Some(p.slot),
+                })),
+                Slotting::FanOut(info, merge) => fanouts.push((cmd, *info, *merge)),
+                Slotting::Invalid | Slotting::Refused(_) => {}
+            }
         }
-        let fan_futs = fanouts.iter().map(|(i, cmd, info, merge)| async move {
-            (*i, self.fan_out(cmd, info, *merge, opts).await)
-        });
+        if all_units {
+            // The usual pipeline: one result per unit, already in the caller's order.
+            return self.run_units(&units, opts).await;
+        }
+        let fan_futs = fanouts
+            .iter()
+            .map(|(cmd, info, merge)| self.fan_out(cmd, info, *merge, opts));
         let (unit_results, fan_results) =
             join(self.run_units(&units, opts), join_all(fan_futs)).await;
-        let mut unit_results: Vec<Option<Result<Frame, Error>>> =
-            unit_results.into_iter().map(Some).collect();
-        let mut fan_results: HashMap<usize, Result<Frame, Error>> =
-            fan_results.into_iter().collect();
+        // Pass 3: results in pipeline order; units and fan-outs were made in that order too.
+        let mut unit_results = unit_results.into_iter();
+        let mut fan_results = fan_results.into_iter();
         let missing = || {
             Err(Error::new(
                 ErrorKind::Protocol,
@@ -920,29 +935,18 @@ impl Inner {
         };
         plans
             .into_iter()
-            .enumerate()
-            .map(|(i, plan)| match plan {
-                Slotting::Unit(u) => unit_results
-                    .get_mut(u)
-                    .and_then(Option::take)
-                    .unwrap_or_else(missing),
+            .map(|plan| match plan {
+                Slotting::Unit(..) => unit_results.next().unwrap_or_else(missing),
                 Slotting::Split {
-                    kind,
-                    keys,
-                    parts,
-                    first,
+                    kind, keys, parts, ..
                 } => {
-                    let results = (first..first + parts.len())
-                        .map(|u| {
-                            unit_results
-                                .get_mut(u)
-                                .and_then(Option::take)
-                                .unwrap_or_else(missing)
-                        })
-                        .collect();
+                    let results: Vec<_> = unit_results.by_ref().take(parts.len()).collect();
+                    if results.len() < parts.len() {
+                        return missing();
+                    }
                     merge_parts(kind, keys, &parts, results)
                 }
-                Slotting::FanOut => fan_results.remove(&i).unwrap_or_else(missing),
+                Slotting::FanOut(..) => fan_results.next().unwrap_or_else(missing),
                 Slotting::Invalid => Err(Error::new(ErrorKind::InvalidInput, "empty command")),
                 Slotting::Refused(e) => Err(e),
             })
@@ -951,15 +955,16 @@ impl Inner {
 
     /// Sends units grouped by node (one back-to-back batch per node, nodes in parallel, no task per group);
     /// a unit whose reply is a redirect or refusal continues alone through [`Inner::drive`].
+    /// Returns one result per unit, in unit order.
     async fn run_units(&self, units: &[Unit<'_>], opts: &SendOptions) -> Vec<Result<Frame, Error>> {
-        let mut groups: Vec<(Arc<NodeHandle>, Vec<usize>)> = Vec::new();
+        let mut groups: SmallVec<[NodeGroup; GROUPS_INLINE]> = SmallVec::new();
         // Units sent alone through `drive`: no route yet, or blocking.
-        let mut unrouted = Vec::new();
+        let mut unrouted: SmallVec<[usize; 4]> = SmallVec::new();
         {
             let view = self.view.load();
             let replicas = self.config.read_from_replicas;
             for (i, u) in units.iter().enumerate() {
-                if u.info.is_blocking(&u.cmd) {
+                if u.info.is_blocking(u.cmd) {
                     // Alone, on a connection of its own (see `attempt`), concurrently with the groups.
                     unrouted.push(i);
                     continue;
@@ -970,34 +975,41 @@ impl Inner {
                     replicas && u.info.readonly,
                     &self.rr,
                 ) {
-                    Some(node) => match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &node)) {
-                        Some((_, members)) => members.push(i),
-                        None => groups.push((node, vec![i])),
+                    Some(node) => match groups.iter_mut().find(|g| Arc::ptr_eq(&g.node, &node)) {
+                        Some(group) => group.members.push(i),
+                        None => groups.push(NodeGroup {
+                            node,
+                            members: smallvec::smallvec![i],
+                        }),
                     },
                     None => unrouted.push(i),
                 }
             }
         }
-        let group_futs = groups
-            .into_iter()
-            .map(|(node, members)| self.run_group(node, members, units, opts));
-        let lone_futs = unrouted.into_iter().map(|i| async move {
-            let r = match units.get(i) {
+        if unrouted.is_empty() && groups.len() == 1 {
+            if let Some(group) = groups.pop() {
+                // Every unit is in this one group, in unit order: its results need no reordering.
+                return self.run_group(&group, units, opts).await;
+            }
+        }
+        let group_futs = groups.iter().map(|g| self.run_group(g, units, opts));
+        let lone_futs = unrouted.iter().map(|&i| async move {
+            match units.get(i) {
                 Some(u) => {
-                    self.drive(&u.cmd, &u.info, Target::Slot(u.slot), opts, None)
+                    self.drive(u.cmd, &u.info, Target::Slot(u.slot), opts, None)
                         .await
                 }
                 None => Err(Error::new(ErrorKind::Protocol, "internal: unit index")),
-            };
-            vec![(i, r)]
+            }
         });
         let (grouped, lone) = join(join_all(group_futs), join_all(lone_futs)).await;
         let mut out: Vec<Option<Result<Frame, Error>>> = (0..units.len()).map(|_| None).collect();
-        for (i, r) in grouped
-            .into_iter()
-            .flatten()
-            .chain(lone.into_iter().flatten())
-        {
+        let placed = groups
+            .iter()
+            .zip(grouped)
+            .flat_map(|(g, results)| g.members.iter().copied().zip(results))
+            .chain(unrouted.iter().copied().zip(lone));
+        for (i, r) in placed {
             if let Some(slot) = out.get_mut(i) {
                 *slot = Some(r);
             }
@@ -1014,54 +1026,54 @@ impl Inner {
             .collect()
     }
 
+    /// One node's units as one batch; returns their results in member order.
     async fn run_group(
         &self,
-        node: Arc<NodeHandle>,
-        members: Vec<usize>,
+        group: &NodeGroup,
         units: &[Unit<'_>],
         opts: &SendOptions,
-    ) -> Vec<(usize, Result<Frame, Error>)> {
-        let batch: Vec<&EncodedCommand> = members
+    ) -> Vec<Result<Frame, Error>> {
+        let node = &group.node;
+        let batch: SmallVec<[&EncodedCommand; UNITS_INLINE]> = group
+            .members
             .iter()
             .filter_map(|&i| units.get(i))
-            .map(|u| u.cmd.as_ref())
+            .map(|u| u.cmd)
             .collect();
-        let results: Vec<Result<Frame, Fail>> = match self.pool(&node, opts.deadline).await {
-            Ok(pool) if batch.len() == 1 => match batch.first() {
-                Some(cmd) => vec![
-                    pool.send_by(cmd, opts.deadline)
-                        .await
-                        .map_err(Fail::from_mux),
-                ],
-                None => Vec::new(),
-            },
-            Ok(pool) => pool
-                .send_batch(&batch, opts.deadline)
-                .await
-                .into_iter()
-                .map(|r| r.map_err(Fail::from_mux))
-                .collect(),
-            Err(fail) => vec![Err(fail); batch.len()],
-        };
-        let mut out = Vec::with_capacity(members.len());
+        let results: Vec<Result<Frame, multiplexer::Error>> =
+            match self.pool(node, opts.deadline).await {
+                Ok(pool) if batch.len() == 1 => match batch.first() {
+                    Some(cmd) => vec![pool.send_by(cmd, opts.deadline).await],
+                    None => Vec::new(),
+                },
+                Ok(pool) => pool.send_batch(&batch, opts.deadline).await,
+                Err(fail) => {
+                    let mut out = Vec::with_capacity(batch.len());
+                    for &i in &group.members {
+                        let Some(u) = units.get(i) else { continue };
+                        let first = Some((node.clone(), Err(fail.clone())));
+                        out.push(
+                            self.drive(u.cmd, &u.info, Target::Slot(u.slot), opts, first)
+                                .await,
+                        );
+                    }
+                    return out;
+                }
+            };
+        let mut out = Vec::with_capacity(results.len());
         // Redirected or refused commands are retried one by one in their pipeline order, so two commands
         // on the same key that were both redirected still run in the order the caller gave.
-        for (i, r) in members.into_iter().zip(results) {
+        for (&i, r) in group.members.iter().zip(results) {
             let Some(u) = units.get(i) else { continue };
             let res = match r {
                 Ok(frame) if classify(&frame) == Outcome::Done => Ok(frame),
                 other => {
-                    self.drive(
-                        &u.cmd,
-                        &u.info,
-                        Target::Slot(u.slot),
-                        opts,
-                        Some((node.clone(), other)),
-                    )
-                    .await
+                    let first = Some((node.clone(), other.map_err(Fail::from_mux)));
+                    self.drive(u.cmd, &u.info, Target::Slot(u.slot), opts, first)
+                        .await
                 }
             };
-            out.push((i, res));
+            out.push(res);
         }
         out
     }

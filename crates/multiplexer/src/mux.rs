@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use resp_codec::{EncodedCommand, Frame};
+use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::config::{ConnectionConfig, ProtocolVersion};
@@ -107,19 +108,22 @@ impl Multiplexer {
         for cmd in cmds {
             bytes.extend_from_slice(cmd.borrow().bytes());
         }
-        // Futures for every slot up front: if this future is dropped, each abandons its slot.
-        let mut waits: Vec<ReplyFuture<'_>> = slots
-            .iter()
-            .map(|slot| ReplyFuture::new(shared, *slot, deadline, true))
-            .collect();
+        // Replies are awaited in order. If this future is dropped midway, the slot being awaited is
+        // abandoned by its `ReplyFuture` and the later ones by `pending`.
+        let mut pending = PendingReplies {
+            shared,
+            slots: SmallVec::from_slice(&slots),
+            next: 0,
+        };
         // The slot list moves into the entry (its capacity is its length: no reallocation).
         shared.submit(Entry::Batch {
             bytes: bytes.freeze(),
             slots: slots.into_boxed_slice(),
         });
         let mut out = Vec::with_capacity(cmds.len());
-        for wait in waits.iter_mut() {
-            out.push(wait.await);
+        while let Some(&slot) = pending.slots.get(pending.next) {
+            pending.next += 1;
+            out.push(ReplyFuture::new(shared, slot, deadline, true).await);
         }
         out
     }
@@ -160,6 +164,26 @@ impl Multiplexer {
     /// The configuration this connection was made with.
     pub fn config(&self) -> &ConnectionConfig {
         &self.shared().config
+    }
+}
+
+/// Batch slots kept inline while their replies are awaited: batches of up to 16 commands (one node's
+/// share of a typical pipeline) allocate nothing for them.
+const BATCH_SLOTS_INLINE: usize = 16;
+
+/// The slots of a submitted batch whose replies are not awaited yet; dropping it abandons them.
+struct PendingReplies<'a> {
+    shared: &'a Shared,
+    slots: SmallVec<[u32; BATCH_SLOTS_INLINE]>,
+    /// The first slot not yet handed to a `ReplyFuture`.
+    next: usize,
+}
+
+impl Drop for PendingReplies<'_> {
+    fn drop(&mut self) {
+        for &slot in self.slots.get(self.next..).unwrap_or_default() {
+            self.shared.slots.abandon(slot);
+        }
     }
 }
 
