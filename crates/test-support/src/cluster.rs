@@ -720,6 +720,101 @@ impl Cluster {
         self.wait_ok(timeout)
     }
 
+    /// Adds an empty master, as `redis-cli --cluster add-node` does: starts one more node (with the spec's
+    /// configuration; extra directives given at start are not repeated), MEETs it, and waits until every node
+    /// knows every other and the cluster has converged. Returns its index, the new last one.
+    pub fn add_master(&mut self) -> Result<usize> {
+        let started = Instant::now();
+        let lease = ports::reserve()?;
+        let port = lease.port();
+        let server = Server::launch(Launch {
+            dir: server::test_dir(port)?,
+            lease: Some(lease),
+            port,
+            mode: Mode::Tied,
+            config: node_config(&self.spec, &[]),
+            remove_dir_on_drop: true,
+        })?;
+        server.wait_ready(Duration::from_secs(15))?;
+        let id = server
+            .command(&["CLUSTER", "MYID"])?
+            .ok()?
+            .text()
+            .context("CLUSTER MYID")?;
+        self.nodes.push(ClusterNode {
+            server,
+            id,
+            initial_role: Role::Master,
+        });
+        let new = self.nodes.len() - 1;
+        let meet = |cluster: &Cluster| -> Result<()> {
+            cluster.nodes[0]
+                .command(&["CLUSTER", "MEET", "127.0.0.1", &port.to_string()])?
+                .ok()?;
+            Ok(())
+        };
+        meet(self)?;
+        let mut last_meet = Instant::now();
+        self.wait_nodes_known(self.nodes.len(), || {
+            // A handshake can time out on a loaded machine; introduce the node again, as `create` does.
+            if last_meet.elapsed() >= REMEET_INTERVAL {
+                last_meet = Instant::now();
+                let _ = meet(self);
+            }
+        })?;
+        trace(started, &format!("node {port} joined"));
+        self.wait_ok(FORM_TIMEOUT)?;
+        Ok(new)
+    }
+
+    /// Removes the last node, which must own no slot, as `redis-cli --cluster del-node` does before it shuts
+    /// the node down: every other node forgets it, then it forgets them (`CLUSTER RESET HARD`) and keeps
+    /// running on its own. Returns the node; dropping it stops the process.
+    pub fn remove_last_node(&mut self) -> Result<ClusterNode> {
+        let last = self.nodes.len().checked_sub(1).context("no node")?;
+        ensure!(last > 0, "cannot remove the only node");
+        let owned = self.slot_count(last)?;
+        ensure!(owned == 0, "node {last} still owns {owned} slots");
+        let id = self.nodes[last].id().to_owned();
+        for node in &self.nodes[..last] {
+            node.command(&["CLUSTER", "FORGET", &id])?.ok()?;
+        }
+        // Forgotten nodes are banned from gossip for 60 s only; the reset makes the node forget the others too.
+        self.nodes[last]
+            .command(&["CLUSTER", "RESET", "HARD"])?
+            .ok()?;
+        let node = self.nodes.pop().context("no node")?;
+        self.wait_nodes_known(self.nodes.len(), || {})?;
+        self.wait_ok(FORM_TIMEOUT)?;
+        Ok(node)
+    }
+
+    /// Waits until every node lists exactly `n` nodes (handshakes not counted) in `CLUSTER NODES`, calling
+    /// `between` after each unsuccessful round.
+    fn wait_nodes_known(&self, n: usize, mut between: impl FnMut()) -> Result<()> {
+        wait_until(FORM_TIMEOUT, "every node to know the others", || {
+            for node in &self.nodes {
+                let text = node
+                    .command(&["CLUSTER", "NODES"])?
+                    .ok()?
+                    .text()
+                    .unwrap_or_default();
+                let known = text
+                    .lines()
+                    .filter(|l| !l.contains("handshake") && !l.contains("noaddr"))
+                    .count();
+                if known != n {
+                    between();
+                    return Ok(Err(format!(
+                        "node {} knows {known} of {n} nodes",
+                        node.port()
+                    )));
+                }
+            }
+            Ok(Ok(()))
+        })
+    }
+
     /// Moves `slot` with its keys from master `from` to master `to`, as `redis-cli --cluster reshard` does for
     /// one slot. Returns the number of keys moved.
     pub fn migrate_slot(&self, slot: u16, from: usize, to: usize) -> Result<usize> {

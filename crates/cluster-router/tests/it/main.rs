@@ -7,6 +7,7 @@ mod alloc;
 mod faults;
 mod reshard;
 mod routing;
+mod scale;
 
 use std::future::Future;
 use std::time::Duration;
