@@ -128,6 +128,129 @@ fn pipeline_of_1000_commands_replies_in_order() {
     });
 }
 
+/// Every kind of pipeline entry keeps its place: keyed, empty, split across slots (MGET, DEL, EXISTS),
+/// fan-out (PING, DBSIZE), refused (WATCH) and blocking (BLPOP) commands; then keyed and blocking
+/// commands only (no re-ordering pass), then a pipeline on one node (its batch returned as it is).
+#[test]
+fn pipeline_of_every_kind_replies_in_order() {
+    let seeds = seeds();
+    run(Duration::from_secs(30), async move {
+        let router = connect(seeds).await;
+        let o = router.options();
+        let p = prefix("kinds");
+        // Three keys in three different slots, so the multi-key commands below are split.
+        let mut seen = HashSet::new();
+        let k: Vec<String> = (0..)
+            .map(|i| format!("{p}{i}"))
+            .filter(|k| seen.insert(Slot::for_key(k.as_bytes())))
+            .take(3)
+            .collect();
+        let list = format!("{p}list");
+        let pushed = router
+            .send(&cmd(["RPUSH", list.as_str(), "a", "b"]), &o)
+            .await
+            .expect("RPUSH");
+        assert_eq!(int(&pushed), 2);
+        let (k0, k1, k2) = (k[0].as_str(), k[1].as_str(), k[2].as_str());
+        let pipeline = [
+            cmd(["SET", k0, "v0"]),
+            cmd(["SET", k1, "v1"]),
+            cmd(Vec::<&str>::new()),
+            cmd(["SET", k2, "v2"]),
+            cmd(["MGET", k0, k1, k2]),
+            cmd(["WATCH", k0]),
+            cmd(["PING"]),
+            cmd(["BLPOP", list.as_str(), "1"]),
+            cmd(["DEL", k0, k1]),
+            cmd(["DBSIZE"]),
+            cmd(["GET", k2]),
+            cmd(["EXISTS", k2, k0]),
+        ];
+        let expected: [Result<Option<Frame>, ErrorKind>; 12] = [
+            Ok(Some(ok())),
+            Ok(Some(ok())),
+            Err(ErrorKind::InvalidInput),
+            Ok(Some(ok())),
+            Ok(Some(Frame::Array(vec![bulk("v0"), bulk("v1"), bulk("v2")]))),
+            Err(ErrorKind::InvalidInput),
+            Ok(Some(Frame::SimpleString(Bytes::from_static(b"PONG")))),
+            Ok(Some(Frame::Array(vec![bulk(list.clone()), bulk("a")]))),
+            Ok(Some(Frame::Integer(2))),
+            Ok(None), // DBSIZE: checked below
+            Ok(Some(bulk("v2"))),
+            Ok(Some(Frame::Integer(1))),
+        ];
+        let replies = router.pipeline(&pipeline, &o).await;
+        assert_eq!(replies.len(), pipeline.len());
+        for (i, (r, e)) in replies.iter().zip(&expected).enumerate() {
+            match (r, e) {
+                (Ok(r), Ok(None)) => assert!(int(r) >= 1, "command {i}: DBSIZE {r:?}"),
+                (Ok(r), Ok(Some(e))) => assert_eq!(r, e, "command {i}"),
+                (Err(r), Err(e)) => assert_eq!(r.kind(), *e, "command {i}: {r}"),
+                (r, e) => panic!("command {i}: got {r:?}, expected {e:?}"),
+            }
+        }
+        // Keyed and blocking commands only.
+        let replies = router
+            .pipeline(
+                &[
+                    cmd(["SET", k0, "w0"]),
+                    cmd(["BLPOP", list.as_str(), "1"]),
+                    cmd(["GET", k0]),
+                    cmd(["GET", k2]),
+                ],
+                &o,
+            )
+            .await;
+        let replies: Vec<Frame> = replies
+            .into_iter()
+            .map(|r| r.expect("keyed or blocking"))
+            .collect();
+        assert_eq!(
+            replies,
+            [
+                ok(),
+                Frame::Array(vec![bulk(list.clone()), bulk("b")]),
+                bulk("w0"),
+                bulk("v2"),
+            ]
+        );
+        // One node: one hash tag.
+        let (x, y) = (format!("{{{p}}}x"), format!("{{{p}}}y"));
+        let replies = router
+            .pipeline(
+                &[
+                    cmd(["SET", x.as_str(), "1"]),
+                    cmd(["SET", y.as_str(), "2"]),
+                    cmd(["MGET", y.as_str(), x.as_str()]),
+                    cmd(["DEL", x.as_str(), y.as_str()]),
+                    cmd(["GET", x.as_str()]),
+                ],
+                &o,
+            )
+            .await;
+        let replies: Vec<Option<Vec<u8>>> = replies
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(Frame::Array(v)) => Some(v.iter().filter_map(value).flatten().collect()),
+                Ok(f) => value(f),
+                Err(e) => panic!("command {i}: {e}"),
+            })
+            .collect();
+        assert_eq!(
+            replies,
+            [
+                Some(b"OK".to_vec()),
+                Some(b"OK".to_vec()),
+                Some(b"21".to_vec()),
+                Some(b"2".to_vec()),
+                None,
+            ]
+        );
+    });
+}
+
 #[test]
 fn mixed_10keys_from_64_tasks_give_exact_counters() {
     let seeds = seeds();

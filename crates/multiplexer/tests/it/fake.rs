@@ -240,6 +240,67 @@ async fn queued_commands_fail_as_not_sent() {
     .await;
 }
 
+/// A batch dropped while it awaits its replies, after taking none, one or two of its three, gives every
+/// other slot back once its reply arrives (none kept, none returned twice), and the next command gets
+/// its own reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_batch_gives_back_every_slot() {
+    bounded(Duration::from_secs(20), async {
+        for taken in 0..3usize {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let rx = std::sync::Mutex::new(Some(rx));
+            let addr = fake(move |_, mut c| {
+                let rx = rx.lock().unwrap().take();
+                async move {
+                    c.hello3().await;
+                    for k in 0..3 {
+                        c.expect(&["GET", &format!("k{k}")]).await;
+                    }
+                    for k in 0..taken {
+                        c.write(format!("$2\r\nv{k}\r\n").as_bytes()).await;
+                    }
+                    // The rest only once the caller has gone.
+                    if let Some(rx) = rx {
+                        let _ = rx.await;
+                    }
+                    for k in taken..3 {
+                        c.write(format!("$2\r\nv{k}\r\n").as_bytes()).await;
+                    }
+                    c.expect(&["PING"]).await;
+                    c.write(b"+PONG\r\n").await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+            })
+            .await;
+            let mux = Multiplexer::connect(config(&addr)).await.unwrap();
+            // Boxed, so that `drop` below drops the future itself (not a pinned reference to it).
+            let mut batch = Box::pin(batch_of(&mux, 3));
+            // Poll until the first `taken` replies are taken and the batch awaits the next one.
+            let started = std::time::Instant::now();
+            while mux.in_flight() != 3 - taken {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "taken {taken}: in flight {}",
+                    mux.in_flight()
+                );
+                let polled = tokio::time::timeout(Duration::from_millis(5), &mut batch).await;
+                assert!(polled.is_err(), "taken {taken}: the batch cannot finish");
+            }
+            drop(batch);
+            assert_eq!(mux.in_flight(), 3 - taken, "taken {taken}");
+            tx.send(()).unwrap();
+            eventually(|| mux.in_flight() == 0).await;
+            assert_eq!(
+                mux.send(&cmd(["PING"])).await.unwrap(),
+                Frame::SimpleString("PONG".into()),
+                "taken {taken}"
+            );
+            assert_eq!(mux.in_flight(), 0, "taken {taken}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_split_across_many_writes() {
     bounded(Duration::from_secs(20), async {
