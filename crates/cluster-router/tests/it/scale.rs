@@ -22,11 +22,16 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Upper bound on the requests of one load task, so the loop ends by itself even if the stop flag is missed.
 const MAX_REQUESTS_PER_TASK: usize = 200_000;
 
-/// Waits until `check` holds, polling every 50 ms; panics with `what` after [`WAIT`].
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+/// Waits until `check` holds, polling every 50 ms; panics with `what` and the router's counters after [`WAIT`].
+async fn wait_for(what: &str, router: &Router, mut check: impl FnMut() -> bool) {
     let until = Instant::now() + WAIT;
     while !check() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < until,
+            "timed out waiting for {what}; router: {:?}, masters {:?}",
+            router.stats(),
+            router.masters()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -136,7 +141,7 @@ fn a_master_joins_and_leaves_under_load() {
     block(
         "scale-out check",
         Box::pin(async {
-            wait_for("commands served by the new master", || {
+            wait_for("commands served by the new master", &router, || {
                 node_stats(&router, &new_addr).is_some_and(|n| n.connected && n.commands > 0)
             })
             .await;
@@ -158,7 +163,7 @@ fn a_master_joins_and_leaves_under_load() {
     block(
         "scale-in check",
         Box::pin(async {
-            wait_for("the router to drop the node that left", || {
+            wait_for("the router to drop the node that left", &router, || {
                 node_stats(&router, &new_addr).is_none()
             })
             .await;
