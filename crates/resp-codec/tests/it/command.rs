@@ -63,6 +63,25 @@ fn many_arguments_spill_and_two_digit_headers() {
 }
 
 #[test]
+fn commands_stay_small_around_the_indexed_size() {
+    // 48 bytes: a 20-command pipeline's vector stays under glibc's 1 KiB per-thread-cache limit.
+    let size = std::mem::size_of::<EncodedCommand>();
+    assert!(size <= 48, "EncodedCommand grew to {size} bytes");
+    // Eight arguments are found by walking the headers, nine or more through an index: both read back.
+    for n in [7usize, 8, 9, 10] {
+        let words: Vec<Vec<u8>> = (0..n).map(|i| vec![b'a' + i as u8; i + 1]).collect();
+        let args: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+        let mut expected = format!("*{n}\r\n").into_bytes();
+        for w in &words {
+            expected.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
+            expected.extend_from_slice(w);
+            expected.extend_from_slice(b"\r\n");
+        }
+        check(&args, &expected);
+    }
+}
+
+#[test]
 fn number_arguments() {
     let mut cmd = CommandBuilder::new("ZADD");
     cmd.arg(b"z")
