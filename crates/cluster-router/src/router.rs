@@ -815,7 +815,9 @@ impl Inner {
                 self.drive(cmd, &info, Target::Slot(first_slot(cmd, &info)), opts, None)
                     .await
             }
-            Route::FanOut(merge) => self.fan_out(cmd, &info, merge, opts).await,
+            // Boxed, as the rare paths of `drive` are: a fan-out or a split joins several futures, which
+            // would otherwise make every single command's future several times bigger.
+            Route::FanOut(merge) => Box::pin(self.fan_out(cmd, &info, merge, opts)).await,
             Route::ConnectionState => Err(connection_state(cmd)),
             Route::Split(kind) => match split::plan(cmd, &info, kind) {
                 Plan::Whole(slot) => self.drive(cmd, &info, Target::Slot(slot), opts, None).await,
@@ -828,7 +830,7 @@ impl Inner {
                             slot: Some(p.slot),
                         })
                         .collect();
-                    let results = self.run_units(&units, opts).await;
+                    let results = Box::pin(self.run_units(&units, opts)).await;
                     merge_parts(kind, keys, &parts, results)
                 }
             },
