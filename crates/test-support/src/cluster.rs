@@ -365,15 +365,7 @@ impl Cluster {
         wait_until(FORM_TIMEOUT, "every node to know every other node", || {
             let mut lagging = Vec::new();
             for (i, node) in self.nodes.iter().enumerate() {
-                let text = node
-                    .command(&["CLUSTER", "NODES"])?
-                    .ok()?
-                    .text()
-                    .unwrap_or_default();
-                let known = text
-                    .lines()
-                    .filter(|l| !l.contains("handshake") && !l.contains("noaddr"))
-                    .count();
+                let known = nodes_known(node)?;
                 if known != n {
                     lagging.push((i, known));
                 }
@@ -794,15 +786,7 @@ impl Cluster {
     fn wait_nodes_known(&self, n: usize, mut between: impl FnMut()) -> Result<()> {
         wait_until(FORM_TIMEOUT, "every node to know the others", || {
             for node in &self.nodes {
-                let text = node
-                    .command(&["CLUSTER", "NODES"])?
-                    .ok()?
-                    .text()
-                    .unwrap_or_default();
-                let known = text
-                    .lines()
-                    .filter(|l| !l.contains("handshake") && !l.contains("noaddr"))
-                    .count();
+                let known = nodes_known(node)?;
                 if known != n {
                     between();
                     return Ok(Err(format!(
@@ -993,6 +977,19 @@ fn node_config(spec: &ClusterSpec, extra: &[(&str, &str)]) -> Vec<(String, Strin
     ));
     config.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
     config
+}
+
+/// How many nodes `node` lists in `CLUSTER NODES`, not counting handshakes in progress or nodes without an address.
+fn nodes_known(node: &ClusterNode) -> Result<usize> {
+    let text = node
+        .command(&["CLUSTER", "NODES"])?
+        .ok()?
+        .text()
+        .unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter(|l| !l.contains("handshake") && !l.contains("noaddr"))
+        .count())
 }
 
 /// Splits the slots evenly between `masters` in order, as `redis-cli --cluster create` does.

@@ -64,6 +64,30 @@ pub(crate) fn int(f: &Frame) -> i64 {
     }
 }
 
+/// `count` hash tags (`{prefix}0`, `{prefix}1`, ...), each in a different slot that master `master` owns,
+/// with their slots: keys `{tag}:...` of them move together when a test migrates the slots.
+pub(crate) fn tags_owned_by(
+    cluster: &test_support::Cluster,
+    master: usize,
+    count: usize,
+    prefix: &str,
+) -> Vec<(String, u16)> {
+    let mut tags: Vec<(String, u16)> = Vec::new();
+    for i in 0.. {
+        if tags.len() == count {
+            break;
+        }
+        let tag = format!("{prefix}{i}");
+        let slot = hash_slot::Slot::for_key(tag.as_bytes()).get();
+        if !tags.iter().any(|(_, s)| *s == slot)
+            && cluster.slot_owner(slot).expect("owner") == master
+        {
+            tags.push((tag, slot));
+        }
+    }
+    tags
+}
+
 /// A unique prefix per call, so tests sharing a cluster never share keys.
 pub(crate) fn prefix(name: &str) -> String {
     format!("{name}:{:016x}:", rand::random::<u64>())

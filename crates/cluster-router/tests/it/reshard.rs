@@ -5,12 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hash_slot::Slot;
 use rand::Rng;
 use resp_codec::Frame;
 use test_support::{Cluster, ClusterSpec};
 
-use crate::{cmd, connect, run, value};
+use crate::{cmd, connect, run, tags_owned_by, value};
 
 #[test]
 fn live_resharding_loses_nothing_and_surfaces_no_error() {
@@ -24,16 +23,7 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
         .expect("cluster"),
     );
     // About 200 keys over 4 slots owned by master 0 (a hash tag per slot).
-    let mut tags = Vec::new();
-    let mut i = 0;
-    while tags.len() < 4 {
-        let tag = format!("rs{i}");
-        i += 1;
-        let slot = Slot::for_key(tag.as_bytes()).get();
-        if cluster.slot_owner(slot).expect("owner") == 0 {
-            tags.push((tag, slot));
-        }
-    }
+    let tags = tags_owned_by(&cluster, 0, 4, "rs");
     let keys: Arc<Vec<String>> = Arc::new(
         tags.iter()
             .flat_map(|(t, _)| (0..50).map(move |n| format!("{{{t}}}:{n}")))

@@ -8,12 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster_router::{Router, RouterConfig};
-use hash_slot::Slot;
 use rand::Rng;
 use resp_codec::Frame;
 use test_support::{Cluster, ClusterSpec};
 
-use crate::{cmd, int};
+use crate::{cmd, int, tags_owned_by};
 
 /// Bound on every wait of this test: a refresh comes within `periodic_check` (below), a migration of a few
 /// keys within a second; the rest is headroom for a loaded 2-core machine.
@@ -50,16 +49,7 @@ fn a_master_joins_and_leaves_under_load() {
     })
     .expect("cluster");
     // 100 keys in 4 slots of master 0 (a hash tag per slot): these slots move to the new master and back.
-    let mut tags = Vec::new();
-    let mut i = 0;
-    while tags.len() < 4 {
-        let tag = format!("sc{i}");
-        i += 1;
-        let slot = Slot::for_key(tag.as_bytes()).get();
-        if cluster.slot_owner(slot).expect("owner") == 0 {
-            tags.push((tag, slot));
-        }
-    }
+    let tags = tags_owned_by(&cluster, 0, 4, "sc");
     let keys: Arc<Vec<String>> = Arc::new(
         tags.iter()
             .flat_map(|(t, _)| (0..25).map(move |n| format!("{{{t}}}:{n}")))
