@@ -162,7 +162,7 @@ proptest! {
     }
 
     #[test]
-    fn commands_round_trip(args in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 1..10)) {
+    fn commands_round_trip(args in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 1..20)) {
         let from_args = EncodedCommand::from_args(&args);
         let mut builder = CommandBuilder::new(&args[0]);
         for arg in &args[1..] {
@@ -174,6 +174,11 @@ proptest! {
         prop_assert_eq!(&from_args, &built);
         prop_assert_eq!(&from_args.bytes()[..], &direct[..]);
         prop_assert!(from_args.args().eq(args.iter().map(Vec::as_slice)));
+        // Random access, on both sides of the argument count above which a command keeps an index.
+        for (i, arg) in args.iter().enumerate() {
+            prop_assert_eq!(from_args.arg(i), Some(arg.as_slice()));
+        }
+        prop_assert_eq!(from_args.arg(args.len()), None);
 
         // The wire form is an array of bulk strings, as the server reads it.
         let (frames, error, _) = decode_all(&mut Decoder::new(), from_args.bytes());
