@@ -18,6 +18,10 @@ const HEADER_MAX: usize = 1 + 20 + 2;
 /// consolidates, which the profile of a 20-command pipeline showed at about 3.5% of the client's time.
 const INDEXED_ARGC: usize = 8;
 
+/// The most a [`CommandBuilder`] reserves up front from its size hint (1 MiB): enough for any ordinary
+/// command in one allocation, while a hint of `usize::MAX` does not ask the allocator for the impossible.
+const MAX_RESERVE: usize = 1 << 20;
+
 /// Where one argument's bytes lie in the encoded command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
@@ -135,15 +139,16 @@ impl CommandBuilder {
     /// Starts a command, reserving room for about `bytes` bytes of arguments.
     pub fn with_capacity(name: impl AsRef<[u8]>, bytes: usize) -> CommandBuilder {
         let name = name.as_ref();
-        let mut builder = CommandBuilder::empty(name.len() + bytes);
+        let mut builder = CommandBuilder::empty(name.len().saturating_add(bytes));
         builder.arg(name);
         builder
     }
 
     /// A builder with no arguments at all, not even a name.
     fn empty(bytes: usize) -> CommandBuilder {
-        // Each argument costs its bytes plus about 8 of framing (`$len\r\n` and `\r\n`).
-        let mut buf = BytesMut::with_capacity(HEADER_MAX + bytes + 16);
+        // Each argument costs its bytes plus about 8 of framing (`$len\r\n` and `\r\n`). The size is
+        // a hint: beyond `MAX_RESERVE` the buffer grows as arguments arrive, so a wild hint cannot fail.
+        let mut buf = BytesMut::with_capacity(HEADER_MAX + bytes.min(MAX_RESERVE) + 16);
         buf.put_bytes(0, HEADER_MAX);
         CommandBuilder { buf, argc: 0 }
     }

@@ -82,6 +82,16 @@ fn commands_stay_small_around_the_indexed_size() {
 }
 
 #[test]
+fn a_wild_size_hint_is_only_a_hint() {
+    let mut cmd = CommandBuilder::with_capacity("SET", usize::MAX);
+    cmd.arg(b"k").arg(b"v");
+    assert_eq!(
+        &cmd.finish().bytes()[..],
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    );
+}
+
+#[test]
 fn number_arguments() {
     let mut cmd = CommandBuilder::new("ZADD");
     cmd.arg(b"z")
