@@ -883,16 +883,14 @@ impl Inner {
             Invalid,
             Refused(Error),
         }
-        let mut all_units = true;
         let plans: Vec<Slotting> = cmds
             .iter()
             .map(|cmd| {
                 if cmd.argc() == 0 {
-                    all_units = false;
                     return Slotting::Invalid;
                 }
                 let info = self.table.lookup(cmd);
-                let plan = match info.route {
+                match info.route {
                     Route::Keyed | Route::AnyMaster => Slotting::Unit(info, first_slot(cmd, &info)),
                     Route::FanOut(merge) => Slotting::FanOut(info, merge),
                     Route::ConnectionState => Slotting::Refused(connection_state(cmd)),
@@ -905,11 +903,10 @@ impl Inner {
                             parts,
                         },
                     },
-                };
-                all_units &= matches!(plan, Slotting::Unit(..));
-                plan
+                }
             })
             .collect();
+        let all_units = plans.iter().all(|p| matches!(p, Slotting::Unit(..)));
         // Pass 2: the units, in pipeline order, and the fan-out commands.
         let mut units = Vec::with_capacity(cmds.len());
         let mut fanouts = Vec::new();
