@@ -313,8 +313,14 @@ impl Router {
     /// with the replies merged; MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across slots are split per slot and merged
     /// (not atomic). MOVED, ASK and refusals are handled here; other server errors come back as
     /// `Ok(Frame::SimpleError(..))`.
-    pub async fn send(&self, cmd: &EncodedCommand, opts: &SendOptions) -> Result<Frame, Error> {
-        self.inner.send(cmd, opts).await
+    // Not an `async fn`: returns the future that does the work instead of wrapping it in one more layer,
+    // which would copy its ~1 KB state once more per command.
+    pub fn send<'a>(
+        &'a self,
+        cmd: &'a EncodedCommand,
+        opts: &'a SendOptions,
+    ) -> impl Future<Output = Result<Frame, Error>> + 'a {
+        self.inner.send(cmd, opts)
     }
 
     /// Sends commands for any slots: grouped by node, each group written back to back, the groups in

@@ -74,15 +74,12 @@ impl Multiplexer {
 
     /// Sends one command that must be answered by `deadline`.
     /// The caller returns at the latest `timeout_tick` after the deadline.
-    pub async fn send_by(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame, Error> {
-        let shared = self.shared();
-        shared.check_accepting()?;
-        let slot = shared.acquire(deadline).await?;
-        shared.submit(Entry::One {
-            bytes: WireBytes::of(cmd.bytes()),
-            slot,
-        });
-        ReplyFuture::new(shared, slot, deadline, false).await
+    pub fn send_by<'a>(
+        &'a self,
+        cmd: &'a EncodedCommand,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Frame, Error>> + 'a {
+        send_one(Some(self.shared()), cmd, deadline)
     }
 
     /// All commands enter the connection as one unit, written back to back with nothing from another
@@ -322,11 +319,14 @@ impl Pool {
     }
 
     /// [`Multiplexer::send_by`] on the next connection.
-    pub async fn send_by(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame, Error> {
-        match self.get() {
-            Some(c) => c.send_by(cmd, deadline).await,
-            None => Err(Error::new(ErrorKind::Closed)),
-        }
+    // Not an `async fn` wrapping `Multiplexer::send_by`: that layer would copy the command's future
+    // once more per command; the connection is picked now and the one future that does the work returned.
+    pub fn send_by<'a>(
+        &'a self,
+        cmd: &'a EncodedCommand,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Frame, Error>> + 'a {
+        send_one(self.get().map(Multiplexer::shared), cmd, deadline)
     }
 
     /// [`Multiplexer::send_batch`] on the next connection (the whole batch on one connection).
@@ -379,4 +379,21 @@ impl Pool {
             .first()
             .map_or(ProtocolVersion::Resp2, Multiplexer::protocol)
     }
+}
+
+/// The one-command path shared by [`Multiplexer::send_by`] and [`Pool::send_by`]; `None` is a pool
+/// with no connection left.
+async fn send_one(
+    shared: Option<&Shared>,
+    cmd: &EncodedCommand,
+    deadline: Instant,
+) -> Result<Frame, Error> {
+    let shared = shared.ok_or_else(|| Error::new(ErrorKind::Closed))?;
+    shared.check_accepting()?;
+    let slot = shared.acquire(deadline).await?;
+    shared.submit(Entry::One {
+        bytes: WireBytes::of(cmd.bytes()),
+        slot,
+    });
+    ReplyFuture::new(shared, slot, deadline, false).await
 }

@@ -123,15 +123,18 @@ impl SetOptions {
 
 /// Typed helpers. Keys, fields and values are anything [`ToArg`]; where a helper takes `keys`,
 /// one key or a slice, array or `Vec` of keys works.
+// The one-line helpers return `query`'s future instead of being `async fn`s: an async wrapper would hold
+// that ~1 KB future in its own state and copy it once more on every call. They encode the command when
+// called, not when first polled.
 impl Client {
     /// `GET key`: the value, or `None` when the key does not exist.
-    pub async fn get(&self, key: impl ToArg) -> Result<Option<Bytes>> {
-        self.query(Cmd::new("GET").arg(key)).await
+    pub fn get(&self, key: impl ToArg) -> impl Future<Output = Result<Option<Bytes>>> {
+        self.query(Cmd::new("GET").arg(key))
     }
 
     /// `SET key value`.
-    pub async fn set(&self, key: impl ToArg, value: impl ToArg) -> Result<()> {
-        self.query(Cmd::new("SET").arg(key).arg(value)).await
+    pub fn set(&self, key: impl ToArg, value: impl ToArg) -> impl Future<Output = Result<()>> {
+        self.query(Cmd::new("SET").arg(key).arg(value))
     }
 
     /// `SET key value [EX|PX|EXAT|PXAT|KEEPTTL] [NX|XX]`: false when the `NX` or `XX` condition was not met.
@@ -149,88 +152,108 @@ impl Client {
     }
 
     /// `DEL keys...`: how many of the keys existed and were removed.
-    pub async fn del(&self, keys: impl ToArg) -> Result<i64> {
-        self.query(Cmd::new("DEL").arg(keys)).await
+    pub fn del(&self, keys: impl ToArg) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("DEL").arg(keys))
     }
 
     /// `EXISTS keys...`: how many of the keys exist (a key given twice counts twice).
-    pub async fn exists(&self, keys: impl ToArg) -> Result<i64> {
-        self.query(Cmd::new("EXISTS").arg(keys)).await
+    pub fn exists(&self, keys: impl ToArg) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("EXISTS").arg(keys))
     }
 
     /// `EXPIRE key seconds`: false when the key does not exist.
-    pub async fn expire(&self, key: impl ToArg, secs: i64) -> Result<bool> {
-        self.query(Cmd::new("EXPIRE").arg(key).arg(secs)).await
+    pub fn expire(&self, key: impl ToArg, secs: i64) -> impl Future<Output = Result<bool>> {
+        self.query(Cmd::new("EXPIRE").arg(key).arg(secs))
     }
 
     /// `TTL key`: seconds to live; -1 when the key has no expiry, -2 when it does not exist.
-    pub async fn ttl(&self, key: impl ToArg) -> Result<i64> {
-        self.query(Cmd::new("TTL").arg(key)).await
+    pub fn ttl(&self, key: impl ToArg) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("TTL").arg(key))
     }
 
     /// `INCR key`: the value after the increment.
-    pub async fn incr(&self, key: impl ToArg) -> Result<i64> {
-        self.query(Cmd::new("INCR").arg(key)).await
+    pub fn incr(&self, key: impl ToArg) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("INCR").arg(key))
     }
 
     /// `INCRBY key delta`: the value after the increment.
-    pub async fn incr_by(&self, key: impl ToArg, delta: i64) -> Result<i64> {
-        self.query(Cmd::new("INCRBY").arg(key).arg(delta)).await
+    pub fn incr_by(&self, key: impl ToArg, delta: i64) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("INCRBY").arg(key).arg(delta))
     }
 
     /// `MGET keys...`: one entry per key, `None` for keys that do not exist.
-    pub async fn mget(&self, keys: impl ToArg) -> Result<Vec<Option<Bytes>>> {
-        self.query(Cmd::new("MGET").arg(keys)).await
+    pub fn mget(&self, keys: impl ToArg) -> impl Future<Output = Result<Vec<Option<Bytes>>>> {
+        self.query(Cmd::new("MGET").arg(keys))
     }
 
     /// `MSET key value [key value ...]`, from pairs such as `&[("k1", "v1"), ("k2", "v2")]`.
-    pub async fn mset(&self, pairs: impl ToArg) -> Result<()> {
-        self.query(Cmd::new("MSET").arg(pairs)).await
+    pub fn mset(&self, pairs: impl ToArg) -> impl Future<Output = Result<()>> {
+        self.query(Cmd::new("MSET").arg(pairs))
     }
 
     /// `HGET key field`: the field's value, or `None`.
-    pub async fn hget(&self, key: impl ToArg, field: impl ToArg) -> Result<Option<Bytes>> {
-        self.query(Cmd::new("HGET").arg(key).arg(field)).await
+    pub fn hget(
+        &self,
+        key: impl ToArg,
+        field: impl ToArg,
+    ) -> impl Future<Output = Result<Option<Bytes>>> {
+        self.query(Cmd::new("HGET").arg(key).arg(field))
     }
 
     /// `HSET key field value`: 1 when the field is new, 0 when it was updated.
-    pub async fn hset(&self, key: impl ToArg, field: impl ToArg, value: impl ToArg) -> Result<i64> {
+    pub fn hset(
+        &self,
+        key: impl ToArg,
+        field: impl ToArg,
+        value: impl ToArg,
+    ) -> impl Future<Output = Result<i64>> {
         self.query(Cmd::new("HSET").arg(key).arg(field).arg(value))
-            .await
     }
 
     /// `HSET key field value [field value ...]` from pairs: how many fields were new.
-    pub async fn hset_multiple(&self, key: impl ToArg, pairs: impl ToArg) -> Result<i64> {
-        self.query(Cmd::new("HSET").arg(key).arg(pairs)).await
+    pub fn hset_multiple(
+        &self,
+        key: impl ToArg,
+        pairs: impl ToArg,
+    ) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("HSET").arg(key).arg(pairs))
     }
 
     /// `HGETALL key`: every field and value (empty when the key does not exist).
     ///
     /// For other types, `client.query::<HashMap<String, i64>>(Cmd::new("HGETALL").arg(key))`.
-    pub async fn hgetall(&self, key: impl ToArg) -> Result<HashMap<Bytes, Bytes>> {
-        self.query(Cmd::new("HGETALL").arg(key)).await
+    pub fn hgetall(&self, key: impl ToArg) -> impl Future<Output = Result<HashMap<Bytes, Bytes>>> {
+        self.query(Cmd::new("HGETALL").arg(key))
     }
 
     /// `LPUSH key values...`: the list's length afterwards.
-    pub async fn lpush(&self, key: impl ToArg, values: impl ToArg) -> Result<i64> {
-        self.query(Cmd::new("LPUSH").arg(key).arg(values)).await
+    pub fn lpush(&self, key: impl ToArg, values: impl ToArg) -> impl Future<Output = Result<i64>> {
+        self.query(Cmd::new("LPUSH").arg(key).arg(values))
     }
 
     /// `RPOP key`: the last element, or `None` when the list is empty or missing.
-    pub async fn rpop(&self, key: impl ToArg) -> Result<Option<Bytes>> {
-        self.query(Cmd::new("RPOP").arg(key)).await
+    pub fn rpop(&self, key: impl ToArg) -> impl Future<Output = Result<Option<Bytes>>> {
+        self.query(Cmd::new("RPOP").arg(key))
     }
 
     /// `ZADD key score member`: 1 when the member is new, 0 when its score was updated.
-    pub async fn zadd(&self, key: impl ToArg, score: f64, member: impl ToArg) -> Result<i64> {
+    pub fn zadd(
+        &self,
+        key: impl ToArg,
+        score: f64,
+        member: impl ToArg,
+    ) -> impl Future<Output = Result<i64>> {
         self.query(Cmd::new("ZADD").arg(key).arg(score).arg(member))
-            .await
     }
 
     /// `ZRANGE key start stop`: the members by rank, inclusive, negative indices counting from the end.
-    pub async fn zrange(&self, key: impl ToArg, start: i64, stop: i64) -> Result<Vec<Bytes>> {
+    pub fn zrange(
+        &self,
+        key: impl ToArg,
+        start: i64,
+        stop: i64,
+    ) -> impl Future<Output = Result<Vec<Bytes>>> {
         self.query(Cmd::new("ZRANGE").arg(key).arg(start).arg(stop))
-            .await
     }
 
     /// `PING`.
