@@ -956,4 +956,208 @@ mod tests {
             Route::AnyMaster
         );
     }
+
+    /// Commands are user input and `COMMAND` replies are network input: whatever they hold, key lookup
+    /// stays inside the command, and a split covers every key exactly once, each part in one slot.
+    mod props {
+        use super::*;
+        use crate::split::{Plan, plan};
+        use bytes::Bytes;
+        use hash_slot::Slot;
+        use proptest::prelude::*;
+
+        /// Arguments that steer the key rules (numkeys, STREAMS, BLOCK, NX/GET) or make keys share a
+        /// slot (hash tags), plus arbitrary short words.
+        fn arg() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("STREAMS".to_string()),
+                Just("BLOCK".to_string()),
+                Just("NX".to_string()),
+                Just("GET".to_string()),
+                "[0-9]{1,2}",
+                "-[0-9]{1,3}",
+                "\\{[a-c]\\}[a-z]{0,3}",
+                "[a-zA-Z{}|]{0,6}",
+            ]
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                // The split commands get their own share: they are 6 of about 200 names.
+                prop_oneof![
+                    Just("MGET"),
+                    Just("MSET"),
+                    Just("del"),
+                    Just("EXISTS"),
+                    Just("UNLINK"),
+                    Just("TOUCH"),
+                ]
+                .prop_map(str::to_string),
+                // So do the commands whose keys depend on their arguments (numkeys, STREAMS).
+                prop_oneof![
+                    Just("EVAL"),
+                    Just("evalsha"),
+                    Just("FCALL"),
+                    Just("ZUNIONSTORE"),
+                    Just("XREAD"),
+                    Just("XREADGROUP"),
+                ]
+                .prop_map(str::to_string),
+                (0..STATIC.len(), proptest::arbitrary::any::<bool>()).prop_map(|(i, lower)| {
+                    let n = STATIC.get(i).map_or("GET", |(n, _)| *n);
+                    if lower {
+                        n.to_ascii_lowercase()
+                    } else {
+                        n.to_string()
+                    }
+                }),
+                "[a-zA-Z|]{0,8}",
+            ]
+        }
+
+        fn command() -> impl Strategy<Value = EncodedCommand> {
+            (name(), proptest::collection::vec(arg(), 0..10)).prop_map(|(name, args)| {
+                EncodedCommand::from_args(std::iter::once(name).chain(args))
+            })
+        }
+
+        /// A reply shaped like `COMMAND`'s, with any values in any place.
+        fn reply() -> impl Strategy<Value = Frame> {
+            let int = prop_oneof![
+                Just(0i64),
+                Just(1),
+                Just(-1),
+                Just(-2),
+                Just(127),
+                Just(128),
+                Just(-128),
+                Just(i64::MAX),
+                Just(i64::MIN),
+                proptest::arbitrary::any::<i64>(),
+            ]
+            .prop_map(Frame::Integer);
+            let word = prop_oneof![
+                Just("readonly"),
+                Just("write"),
+                Just("blocking"),
+                Just("get"),
+                Just("newcmd"),
+                Just("container|sub"),
+                Just(""),
+            ]
+            .prop_map(|s| Frame::BulkString(Bytes::from_static(s.as_bytes())));
+            let leaf = prop_oneof![
+                int.clone(),
+                word.clone(),
+                "[a-z|]{0,70}".prop_map(|s| Frame::SimpleString(Bytes::from(s))),
+                Just(Frame::Null),
+            ];
+            // Mostly the type the parser expects in that place, sometimes anything.
+            let int = prop_oneof![4 => int, 1 => leaf.clone()];
+            let word = prop_oneof![4 => word, 1 => leaf.clone()];
+            let free = leaf.clone().prop_recursive(4, 64, 10, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..11).prop_map(Frame::Array),
+                    proptest::collection::vec(inner, 0..4).prop_map(Frame::Set),
+                ]
+            });
+            // Entries shaped as COMMAND's, [name, arity, [flags], first, last, step, ...], with any values,
+            // so the parser gets past its shape checks; some carry subcommands in the tenth place.
+            let entry = (
+                word.clone(),
+                proptest::collection::vec(word.clone(), 0..4),
+                (int.clone(), int.clone(), int.clone()),
+                proptest::option::of(proptest::collection::vec(
+                    (word.clone(), proptest::collection::vec(word, 0..3), int),
+                    0..3,
+                )),
+            )
+                .prop_map(|(name, flags, (first, last, step), subs)| {
+                    let mut fields = vec![
+                        name,
+                        Frame::Integer(-2),
+                        Frame::Array(flags),
+                        first,
+                        last,
+                        step,
+                    ];
+                    if let Some(subs) = subs {
+                        fields.extend([Frame::Null, Frame::Null, Frame::Null]);
+                        fields.push(Frame::Array(
+                            subs.into_iter()
+                                .map(|(n, f, k)| {
+                                    Frame::Array(vec![
+                                        n,
+                                        Frame::Integer(2),
+                                        Frame::Array(f),
+                                        k.clone(),
+                                        k.clone(),
+                                        k,
+                                    ])
+                                })
+                                .collect(),
+                        ));
+                    }
+                    Frame::Array(fields)
+                });
+            prop_oneof![
+                free,
+                proptest::collection::vec(entry, 0..6).prop_map(Frame::Array),
+            ]
+        }
+
+        /// The key rules of `table` applied to `cmd`, with everything checked that must hold for any input.
+        fn check_keys(table: &CommandTable, cmd: &EncodedCommand) {
+            let info = table.lookup(cmd);
+            let keys: Vec<usize> = info.key_indices(cmd).collect();
+            for (n, i) in keys.iter().enumerate() {
+                assert!(*i >= 1 && *i < cmd.argc(), "{cmd:?}: key index {i}");
+                assert!(!keys[..n].contains(i), "{cmd:?}: key index {i} twice");
+            }
+            let _ = (info.is_idempotent(cmd), info.is_blocking(cmd));
+            let Route::Split(kind) = info.route else {
+                return;
+            };
+            match plan(cmd, &info, kind) {
+                Plan::Whole(_) => {}
+                Plan::Split { keys: n, parts, .. } => {
+                    let mut seen: Vec<usize> =
+                        parts.iter().flat_map(|p| p.positions.clone()).collect();
+                    seen.sort_unstable();
+                    assert_eq!(seen, (0..n).collect::<Vec<_>>(), "{cmd:?}: every key once");
+                    for part in &parts {
+                        let part_info = table.lookup(&part.cmd);
+                        for i in part_info.key_indices(&part.cmd) {
+                            let key = part.cmd.arg(i).unwrap_or_default();
+                            assert_eq!(Slot::for_key(key), part.slot, "{cmd:?}: part {part:?}");
+                        }
+                    }
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn key_rules_stay_inside_the_command(cmd in command()) {
+                check_keys(&CommandTable::builtin(), &cmd);
+            }
+
+            #[test]
+            fn learning_any_reply_keeps_key_rules_sound(
+                reply in reply(),
+                cmds in proptest::collection::vec(command(), 1..8),
+            ) {
+                let mut table = CommandTable::builtin();
+                let before = table.map.len();
+                let added = table.learn(&reply);
+                prop_assert_eq!(table.map.len(), before + added);
+                for cmd in &cmds {
+                    check_keys(&table, cmd);
+                }
+                // Learned names are looked up like any other: "newcmd" with arguments up to 10.
+                let learned = EncodedCommand::from_args(["newcmd", "a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+                check_keys(&table, &learned);
+            }
+        }
+    }
 }
