@@ -34,7 +34,8 @@ pub(crate) type Reply = Result<Frame, Error>;
 /// The read buffer grows in 64 KiB steps: one read then takes up to a few thousand small replies
 /// (1024 concurrent `GET`s answered at once are about 10-20 KiB), and since replies are zero-copy
 /// slices of this buffer, a fresh 64 KiB block is allocated only after the previous one is used up
-/// (one allocation per many replies, not per reply).
+/// (one allocation per many replies, not per reply). The price: a reply kept alive keeps its block
+/// alive, which `slotmux::Value`'s documentation tells users who keep values for long.
 const READ_BUFFER: usize = 64 * 1024;
 /// Below this much spare room the reader reserves a fresh block before reading, so a read never
 /// fetches just a few bytes of a large burst.

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 /// returned as an [`Error`] of kind [`Server`](crate::ErrorKind::Server), never as a `Value`.
 ///
 /// Payloads are [`Bytes`] slices of the connection's read buffer: converting a reply moves them, it
-/// never copies them.
+/// never copies them. The buffer is allocated in blocks of about 64 KiB, and a slice keeps its whole block
+/// alive: a value kept for long (in a cache, say) can hold 64 KiB for a few bytes. Convert what you keep
+/// to `Vec<u8>` or `String` (one copy), or copy it with `Bytes::copy_from_slice`.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
