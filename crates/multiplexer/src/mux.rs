@@ -79,7 +79,7 @@ impl Multiplexer {
         cmd: &'a EncodedCommand,
         deadline: Instant,
     ) -> impl Future<Output = Result<Frame, Error>> + 'a {
-        send_one(Some(self.shared()), cmd, deadline)
+        send_one(Target::Connection(self), cmd, deadline)
     }
 
     /// All commands enter the connection as one unit, written back to back with nothing from another
@@ -320,13 +320,13 @@ impl Pool {
 
     /// [`Multiplexer::send_by`] on the next connection.
     // Not an `async fn` wrapping `Multiplexer::send_by`: that layer would copy the command's future
-    // once more per command; the connection is picked now and the one future that does the work returned.
+    // once more per command. The connection is still picked at the first poll, as the wrapper did.
     pub fn send_by<'a>(
         &'a self,
         cmd: &'a EncodedCommand,
         deadline: Instant,
     ) -> impl Future<Output = Result<Frame, Error>> + 'a {
-        send_one(self.get().map(Multiplexer::shared), cmd, deadline)
+        send_one(Target::Pool(self), cmd, deadline)
     }
 
     /// [`Multiplexer::send_batch`] on the next connection (the whole batch on one connection).
@@ -381,14 +381,25 @@ impl Pool {
     }
 }
 
-/// The one-command path shared by [`Multiplexer::send_by`] and [`Pool::send_by`]; `None` is a pool
-/// with no connection left.
+/// Where [`send_one`] sends: one connection, or the connection a pool picks when the send starts.
+enum Target<'a> {
+    Connection(&'a Multiplexer),
+    Pool(&'a Pool),
+}
+
+/// The one-command path shared by [`Multiplexer::send_by`] and [`Pool::send_by`].
 async fn send_one(
-    shared: Option<&Shared>,
+    target: Target<'_>,
     cmd: &EncodedCommand,
     deadline: Instant,
 ) -> Result<Frame, Error> {
-    let shared = shared.ok_or_else(|| Error::new(ErrorKind::Closed))?;
+    let conn = match target {
+        Target::Connection(conn) => Some(conn),
+        Target::Pool(pool) => pool.get(),
+    };
+    let shared = conn
+        .map(Multiplexer::shared)
+        .ok_or_else(|| Error::new(ErrorKind::Closed))?;
     shared.check_accepting()?;
     let slot = shared.acquire(deadline).await?;
     shared.submit(Entry::One {
