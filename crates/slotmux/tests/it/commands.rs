@@ -177,6 +177,74 @@ fn typed_helpers_resp2() {
     });
 }
 
+/// Spawns `$e` (a helper call on a clone of client `$c`) as a task of its own and returns its result: a
+/// helper's future must be `Send`, and hold nothing borrowed from its arguments, to be spawned like this.
+macro_rules! spawned {
+    ($c:ident => $e:expr) => {{
+        let $c = $c.clone();
+        tokio::spawn(async move { $e.await })
+            .await
+            .expect("the task ran to the end")
+    }};
+}
+
+#[test]
+fn helper_futures_can_be_spawned() {
+    run(Duration::from_secs(30), async {
+        let c = crate::shared_client().await;
+        // 'static keys, so each spawned block owns everything it uses.
+        let k =
+            |s: &str| -> &'static str { Box::leak(key(&format!("spawn:{s}")).into_boxed_str()) };
+        let (s, n, h, l, z) = (k("s"), k("n"), k("h"), k("l"), k("z"));
+        check("set", spawned!(c => c.set(s, "v")), ());
+        check("get", spawned!(c => c.get(s)), Some(b("v")));
+        check(
+            "set_with",
+            spawned!(c => c.set_with(s, "w", SetOptions::new().xx())),
+            true,
+        );
+        check("mset", spawned!(c => c.mset([(n, "1")])), ());
+        check(
+            "mget",
+            spawned!(c => c.mget([s, n])),
+            vec![Some(b("w")), Some(b("1"))],
+        );
+        check("incr", spawned!(c => c.incr(n)), 2);
+        check("incr_by", spawned!(c => c.incr_by(n, 3)), 5);
+        check("expire", spawned!(c => c.expire(n, 100)), true);
+        check(
+            "ttl",
+            spawned!(c => c.ttl(n)).map(|t| (1..=100).contains(&t)),
+            true,
+        );
+        check("exists", spawned!(c => c.exists([s, n])), 2);
+        check("hset", spawned!(c => c.hset(h, "f", "1")), 1);
+        check(
+            "hset_multiple",
+            spawned!(c => c.hset_multiple(h, [("g", "2")])),
+            1,
+        );
+        check("hget", spawned!(c => c.hget(h, "g")), Some(b("2")));
+        check("hgetall", spawned!(c => c.hgetall(h)).map(|m| m.len()), 2);
+        check("lpush", spawned!(c => c.lpush(l, ["a", "b"])), 2);
+        check("rpop", spawned!(c => c.rpop(l)), Some(b("a")));
+        check("zadd", spawned!(c => c.zadd(z, 1.5, "m")), 1);
+        check("zrange", spawned!(c => c.zrange(z, 0, -1)), vec![b("m")]);
+        check("ping", spawned!(c => c.ping()), ());
+        check(
+            "send",
+            spawned!(c => c.send(Cmd::new("ECHO").arg("e"))),
+            Value::Bulk(b("e")),
+        );
+        check(
+            "query",
+            spawned!(c => c.query::<i64>(Cmd::new("STRLEN").arg(s))),
+            1,
+        );
+        check("del", spawned!(c => c.del([s, n, h, l, z])), 5);
+    });
+}
+
 #[test]
 fn send_returns_raw_values() {
     run(Duration::from_secs(30), async {
