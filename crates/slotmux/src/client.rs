@@ -179,8 +179,7 @@ impl Client {
     // state, and creating it copies those bytes once more per layer; returning the one future that does
     // the work (`call`) saves that copy on every command.
     pub fn send(&self, cmd: Cmd) -> impl Future<Output = Result<Value>> {
-        let (encoded, retry_safe) = cmd.into_parts();
-        self.call(encoded, retry_safe)
+        self.query(cmd)
     }
 
     /// Sends one command and converts its reply with [`FromValue`], e.g. `client.query::<i64>(cmd)`.
