@@ -23,6 +23,11 @@ const FUZZ_SECONDS: u32 = 30;
 /// and keeps each model under a minute; 3 multiplies the run time many times over.
 const LOOM_MAX_PREEMPTIONS: u32 = 2;
 
+/// Free space below which the run warns before it starts: a run on a clean clone writes about 3.3 GiB
+/// (measured: `target/` with the test and loom builds, plus `fuzz/target/`), and cargo's
+/// "No space left on device" in the middle of a stage reads like a broken build, not a full disk.
+const MIN_FREE_BYTES: u64 = 4 << 30;
+
 enum Outcome {
     Passed,
     Failed(String),
@@ -56,6 +61,8 @@ pub(crate) fn run() -> Result<()> {
         return Err(e);
     }
 
+    warn_if_disk_is_low(&sh, &root);
+
     let mut stages = Vec::new();
     stages.push(stage("fmt", || {
         let cargo = cargo();
@@ -85,6 +92,36 @@ pub(crate) fn run() -> Result<()> {
     stages.push(stage("loom", || loom(&sh, &root)));
 
     summarize(&stages, started.elapsed())
+}
+
+/// Says so before any stage runs when the file system holding the build output has less room than a run needs.
+/// Only a warning: the estimate is rough, and an incremental run needs far less.
+fn warn_if_disk_is_low(sh: &Shell, root: &Path) {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.to_path_buf());
+    let Ok(report) = cmd!(sh, "df -Pk {target_dir}").quiet().read() else {
+        return;
+    };
+    let Some(free) = free_bytes_from_df(&report) else {
+        return;
+    };
+    if free < MIN_FREE_BYTES {
+        println!(
+            "ci: warning: only {} MiB free under {} (a run on a clean clone writes about 3.3 GiB); \
+             stages may fail with \"No space left on device\": free space (old target/ directories) and run again",
+            free >> 20,
+            target_dir.display()
+        );
+    }
+}
+
+/// Reads the available bytes from `df -Pk`'s output (a header line, then
+/// `filesystem 1024-blocks used available capacity mount`).
+fn free_bytes_from_df(report: &str) -> Option<u64> {
+    let line = report.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// What a stage body reports when it did not fail.
@@ -334,5 +371,17 @@ mod tests {
         );
         check("test foo ... ok", None);
         check("running 3 tests", None);
+    }
+
+    #[test]
+    fn reads_free_space_from_df() {
+        let report = "Filesystem     1024-blocks     Used Available Capacity Mounted on\n\
+                      /dev/vda         264140564 95225168    772128     100% /\n";
+        assert_eq!(free_bytes_from_df(report), Some(772_128 * 1024));
+        assert_eq!(
+            free_bytes_from_df("Filesystem 1024-blocks Used Available\n"),
+            None
+        );
+        assert_eq!(free_bytes_from_df("header\n/dev/vda 1 2 lots 9% /\n"), None);
     }
 }
