@@ -94,6 +94,7 @@ mod error;
 mod refresh;
 mod retry;
 mod router;
+mod rules;
 mod split;
 mod stats;
 
@@ -101,5 +102,6 @@ pub use crate::{
     config::{RouterConfig, SendOptions},
     error::{Error, ErrorKind},
     router::{ClusterScan, Router},
+    rules::{CommandRules, ConnectionUse},
     stats::{NodeStats, RouterStats},
 };

@@ -21,6 +21,7 @@ use crate::config::{RouterConfig, SendOptions};
 use crate::error::{Error, ErrorKind};
 use crate::refresh::{self, RefreshGate, Timing};
 use crate::retry::{Backoff, Outcome, Refresh, classify, random_u64};
+use crate::rules::connection_state;
 use crate::split::{self, Part, Plan, merge_fanout, merge_split};
 use crate::stats::{Counters, NodeStats, RouterStats, bump, get};
 
@@ -1306,17 +1307,6 @@ impl Inner {
         stats.nodes.sort_by(|a, b| a.addr.cmp(&b.addr));
         stats
     }
-}
-
-fn connection_state(cmd: &EncodedCommand) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        format!(
-            "{} changes the state of a connection shared by every caller; use Router::transaction for \
-             MULTI/EXEC and a dedicated connection for the rest",
-            String::from_utf8_lossy(cmd.name())
-        ),
-    )
 }
 
 fn is_execabort(frame: &Frame) -> bool {

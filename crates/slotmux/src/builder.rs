@@ -45,6 +45,8 @@ pub struct ClientBuilder {
     pub(crate) database: Option<u32>,
     pub(crate) client_name: Option<String>,
     pub(crate) wait_for_reconnect: Option<bool>,
+    pub(crate) read_from_replicas: Option<bool>,
+    pub(crate) max_redirects: Option<u32>,
     /// A bad URL is reported by [`build`](ClientBuilder::build), so the setters stay chainable.
     pub(crate) invalid: Option<String>,
 }
@@ -165,6 +167,24 @@ impl ClientBuilder {
     /// rather than fail at once with [`ErrorKind::Connection`].
     pub fn wait_for_reconnect(mut self, wait: bool) -> ClientBuilder {
         self.wait_for_reconnect = Some(wait);
+        self
+    }
+
+    /// Cluster only: send read-only commands (`GET`, `MGET`, `HGETALL`, ...) to an online replica of their
+    /// slot, with `READONLY` on the replica connections, falling back to the master when no replica is up.
+    /// Spreads the read load over more servers, at the price of reads that may lag writes by the
+    /// replication delay. Transactions always go to the master. Ignored by a client of one server.
+    /// Default: off.
+    pub fn read_from_replicas(mut self, on: bool) -> ClientBuilder {
+        self.read_from_replicas = Some(on);
+        self
+    }
+
+    /// Cluster only: how many redirects (`MOVED` and `ASK`) one command may follow before it fails with
+    /// [`ErrorKind::TooManyRedirects`]. Default 5, which covers a `MOVED` and an `ASK` during a slot
+    /// migration plus a stale view after a failover; more is a loop, not progress.
+    pub fn max_redirects(mut self, n: u32) -> ClientBuilder {
+        self.max_redirects = Some(n);
         self
     }
 

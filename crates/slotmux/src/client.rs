@@ -11,6 +11,8 @@ use crate::builder::{ClientBuilder, Protocol};
 use crate::cmd::{Cmd, Pipeline};
 use crate::error::{Error, ErrorKind, Result};
 use crate::from_value::FromValue;
+use crate::scan::Scan;
+use crate::standalone::{Standalone, exec_results};
 use crate::stats::Stats;
 use crate::value::Value;
 
@@ -43,7 +45,7 @@ struct Inner {
 /// Where commands go; everything above this enum is written against the dispatch methods below.
 enum Backend {
     /// One server, through a pool of multiplexed connections.
-    Standalone(multiplexer::Pool),
+    Standalone(Standalone),
     /// A Redis Cluster: the router picks the node by slot and handles redirects and refusals.
     Cluster(cluster_router::Router),
 }
@@ -52,10 +54,10 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Client");
         match &self.inner.backend {
-            Backend::Standalone(pool) => d
+            Backend::Standalone(s) => d
                 .field("mode", &"standalone")
-                .field("addr", &pool.addr())
-                .field("connected", &pool.is_connected()),
+                .field("addr", &s.pool.addr())
+                .field("connected", &s.pool.is_connected()),
             Backend::Cluster(router) => d
                 .field("mode", &"cluster")
                 .field("masters", &router.masters()),
@@ -140,7 +142,7 @@ impl Client {
             _ => None,
         };
         let backend = match standalone {
-            Some(pool) => Backend::Standalone(pool),
+            Some(pool) => Backend::Standalone(Standalone::new(pool, config)),
             None => {
                 if config.database != 0 {
                     return Err(Error::with_message(
@@ -152,6 +154,12 @@ impl Client {
                 rc.connection = config;
                 rc.connections_per_node = conns;
                 rc.default_timeout = command_timeout;
+                if let Some(on) = b.read_from_replicas {
+                    rc.read_from_replicas = on;
+                }
+                if let Some(n) = b.max_redirects {
+                    rc.max_redirects = n;
+                }
                 let router = cluster_router::Router::connect(rc)
                     .await
                     .map_err(from_router)?;
@@ -195,7 +203,7 @@ impl Client {
         let frame = match &self.inner.backend {
             // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
             // it waits for the connection; `retry_safe` only matters where there is another node.
-            Backend::Standalone(pool) => pool.send_by(&cmd, deadline).await.map_err(from_mux)?,
+            Backend::Standalone(s) => s.send(&cmd, deadline).await?,
             Backend::Cluster(router) => {
                 let opts = cluster_router::SendOptions {
                     deadline,
@@ -229,7 +237,7 @@ impl Client {
         self.admit()?;
         let deadline = Instant::now() + self.inner.command_timeout;
         match &self.inner.backend {
-            Backend::Standalone(pool) => convert_batch(pool.send_batch(cmds, deadline).await),
+            Backend::Standalone(s) => convert_batch(s.pipeline(cmds, deadline).await),
             Backend::Cluster(router) => {
                 let opts = cluster_router::SendOptions {
                     deadline,
@@ -253,13 +261,62 @@ impl Client {
         }
     }
 
+    /// Runs the commands of `p` as one transaction: `MULTI`, the commands and `EXEC`, written back to back
+    /// on one connection, so no other caller's command can run between them. Returns one result per
+    /// command; a command the server failed while running (say `INCR` on a string) is its own `Err`, and
+    /// the others still ran: Redis does not roll back.
+    ///
+    /// The outer `Err` means nothing ran:
+    /// - [`ErrorKind::Server`] with `EXECABORT`: the server rejected a command while queueing it (a
+    ///   wrong number of arguments, an unknown command) and discarded the transaction;
+    /// - [`ErrorKind::CrossSlot`] (cluster): the keys are in more than one slot, refused before sending
+    ///   (put them in one slot with a hash tag, `{user:42}:cart`);
+    /// - [`ErrorKind::InvalidInput`]: a command would change the state of the shared connection
+    ///   (`WATCH`, `SELECT`, `SUBSCRIBE`, a nested `MULTI`, ...), refused before sending;
+    /// - [`ErrorKind::Closed`], [`ErrorKind::Connection`] or [`ErrorKind::Timeout`] before it was sent.
+    ///
+    /// A connection lost after the transaction may have reached the server fails it with
+    /// [`ErrorKind::Indeterminate`], unless every command in it is idempotent or was marked
+    /// [`retry_safe`](Cmd::retry_safe) (a cluster client then sends it again). `WATCH` is not
+    /// offered: on a connection shared by every task, one task's `WATCH` would guard another's `EXEC`.
+    pub async fn transaction(&self, p: &Pipeline) -> Result<Vec<Result<Value>>> {
+        let cmds = p.encoded();
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.admit()?;
+        let deadline = Instant::now() + self.inner.command_timeout;
+        let reply = match &self.inner.backend {
+            Backend::Standalone(s) => s.transaction(cmds, deadline).await?,
+            Backend::Cluster(router) => {
+                let opts = cluster_router::SendOptions {
+                    deadline,
+                    retry_safe: p.is_retry_safe(),
+                };
+                router.transaction(cmds, &opts).await.map_err(from_router)?
+            }
+        };
+        exec_results(reply, cmds.len())
+    }
+
+    /// Walks every key (of every master, against a cluster) with `SCAN`, optionally only those matching
+    /// the glob-style `pattern`, asking for about `count` keys per round trip (the server's default is 10).
+    /// See [`Scan`] for what the walk guarantees.
+    pub fn scan(&self, pattern: Option<&str>, count: Option<u32>) -> Scan {
+        let pattern = pattern.map(|p| bytes::Bytes::copy_from_slice(p.as_bytes()));
+        match &self.inner.backend {
+            Backend::Standalone(_) => Scan::standalone(self.clone(), pattern, count),
+            Backend::Cluster(router) => Scan::cluster(router.scan(pattern, count)),
+        }
+    }
+
     /// Commands currently sent and waiting for their replies, over every connection.
     ///
     /// Returns to 0 once every caller has its answer, whatever happened on the way (timeouts,
     /// dropped futures, lost connections).
     pub fn in_flight(&self) -> usize {
         match &self.inner.backend {
-            Backend::Standalone(pool) => pool.in_flight(),
+            Backend::Standalone(s) => s.pool.in_flight(),
             Backend::Cluster(router) => router.stats().nodes.iter().map(|n| n.in_flight).sum(),
         }
     }
@@ -268,7 +325,7 @@ impl Client {
     /// node commands, write and read batches, timeouts and in-flight commands.
     pub fn stats(&self) -> Stats {
         match &self.inner.backend {
-            Backend::Standalone(pool) => Stats::from_pool(pool),
+            Backend::Standalone(s) => Stats::from_pool(&s.pool),
             Backend::Cluster(router) => Stats::from_router(router.stats()),
         }
     }
@@ -279,7 +336,7 @@ impl Client {
             return false;
         }
         match &self.inner.backend {
-            Backend::Standalone(pool) => pool.is_connected(),
+            Backend::Standalone(s) => s.pool.is_connected(),
             Backend::Cluster(router) => router.stats().nodes.iter().any(|n| n.connected),
         }
     }
@@ -292,7 +349,7 @@ impl Client {
         // also fails its callers still waiting for a slot.
         self.inner.closed.store(true, Ordering::Relaxed);
         match &self.inner.backend {
-            Backend::Standalone(pool) => pool.close(),
+            Backend::Standalone(s) => s.pool.close(),
             Backend::Cluster(_) => {}
         }
     }
@@ -311,21 +368,19 @@ fn cluster_enabled(reply: &Frame) -> bool {
 }
 
 /// One result per pipelined command; the outer error when the whole batch was refused before sending.
-fn convert_batch(
-    replies: Vec<std::result::Result<Frame, multiplexer::Error>>,
-) -> Result<Vec<Result<Value>>> {
+fn convert_batch(replies: Vec<Result<Frame>>) -> Result<Vec<Result<Value>>> {
     if let Some(Err(first)) = replies.first() {
-        if first.kind() == multiplexer::ErrorKind::Closed
+        if first.kind() == ErrorKind::Closed
             && replies
                 .iter()
-                .all(|r| matches!(r, Err(e) if e.kind() == multiplexer::ErrorKind::Closed))
+                .all(|r| matches!(r, Err(e) if e.kind() == ErrorKind::Closed))
         {
-            return Err(from_mux(first.clone()));
+            return Err(first.clone());
         }
     }
     Ok(replies
         .into_iter()
-        .map(|r| r.map_err(from_mux).and_then(Value::from_reply))
+        .map(|r| r.and_then(Value::from_reply))
         .collect())
 }
 

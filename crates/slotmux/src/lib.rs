@@ -3,6 +3,11 @@
 //! - [`Client`] is the handle every task shares: [`Client::send`] and [`Client::query`] for any command,
 //!   [`Client::pipeline`] for several at once, and typed helpers ([`Client::get`], [`Client::set`],
 //!   [`Client::incr`], [`Client::hgetall`], ...) for the common ones.
+//! - [`Client::transaction`] runs `MULTI`/`EXEC` as one unit on one connection, and [`Client::scan`] walks
+//!   every key (of every master of a cluster) with `SCAN`.
+//! - Connections are shared by every task: blocking commands (`BLPOP`, `XREAD ... BLOCK`) get a connection
+//!   of their own for the call, and commands that would change a shared connection's state (`MULTI` outside
+//!   a transaction, `WATCH`, `SELECT`, `SUBSCRIBE`) are refused with [`ErrorKind::InvalidInput`].
 //! - [`Cmd`] is one command, encoded into its wire form as arguments are added ([`ToArg`]);
 //!   a [`Pipeline`] holds encoded commands and can be sent again and again.
 //! - [`Value`] is a reply; [`FromValue`] converts it into Rust types with a typed error on mismatch.
@@ -47,6 +52,8 @@ mod cmd;
 mod commands;
 mod error;
 mod from_value;
+mod scan;
+mod standalone;
 mod stats;
 mod url;
 mod value;
@@ -58,6 +65,7 @@ pub use crate::{
     commands::SetOptions,
     error::{Error, ErrorKind, Result},
     from_value::FromValue,
+    scan::Scan,
     stats::{NodeStats, Stats},
     value::Value,
 };

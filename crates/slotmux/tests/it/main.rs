@@ -11,6 +11,7 @@ mod config;
 mod faults;
 mod load;
 mod pipeline;
+mod transactions;
 
 use std::fmt::Debug;
 use std::future::Future;

@@ -1,0 +1,229 @@
+//! The backend of a client of one server: a pool of shared connections, with the same command rules a
+//! cluster client applies (blocking commands on a connection of their own, connection-state commands refused).
+
+use cluster_router::{CommandRules, ConnectionUse};
+use multiplexer::{ConnectionConfig, Multiplexer, Pool};
+use resp_codec::{EncodedCommand, Frame};
+use tokio::time::Instant;
+
+use crate::client::{from_mux, from_router};
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::Value;
+
+/// One server behind a pool of multiplexed connections.
+pub(crate) struct Standalone {
+    pub(crate) pool: Pool,
+    rules: CommandRules,
+    /// The settings of the pool's connections, for a connection opened for one blocking command
+    /// (boxed: it is large and read only on that cold path).
+    config: Box<ConnectionConfig>,
+    multi: EncodedCommand,
+    exec: EncodedCommand,
+}
+
+impl Standalone {
+    pub(crate) fn new(pool: Pool, config: ConnectionConfig) -> Standalone {
+        Standalone {
+            pool,
+            rules: CommandRules::builtin(),
+            config: Box::new(config),
+            multi: EncodedCommand::from_args(["MULTI"]),
+            exec: EncodedCommand::from_args(["EXEC"]),
+        }
+    }
+
+    /// One command: on the shared pool, on a connection of its own when it may block, refused when it
+    /// would change the shared connections' state.
+    pub(crate) async fn send(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
+        match self.rules.connection_use(cmd) {
+            ConnectionUse::Shared => self.pool.send_by(cmd, deadline).await.map_err(from_mux),
+            // Boxed: blocking commands are rare, and their connect would otherwise inflate every
+            // command's future.
+            ConnectionUse::Exclusive => Box::pin(self.exclusive(cmd, deadline)).await,
+            _ => Err(from_router(CommandRules::refusal(cmd))),
+        }
+    }
+
+    /// `cmd` on a connection opened for it and closed after it, so a `BLPOP` holds no other caller's reply.
+    async fn exclusive(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
+        let connect = Multiplexer::connect((*self.config).clone());
+        let mux = match tokio::time::timeout_at(deadline, connect).await {
+            Ok(Ok(mux)) => mux,
+            Ok(Err(e)) => return Err(from_mux(e)),
+            Err(_) => {
+                return Err(Error::with_message(
+                    ErrorKind::Timeout,
+                    "connecting for a blocking command",
+                ));
+            }
+        };
+        let reply = mux.send_by(cmd, deadline).await.map_err(from_mux);
+        mux.close();
+        reply
+    }
+
+    /// Every command of a pipeline. The common case (no blocking or connection-state command) is one
+    /// batch on the pool; otherwise the shared commands still go as one batch, each blocking command on a
+    /// connection of its own at the same time, and each connection-state command is refused alone.
+    pub(crate) async fn pipeline(
+        &self,
+        cmds: &[EncodedCommand],
+        deadline: Instant,
+    ) -> Vec<Result<Frame>> {
+        if cmds
+            .iter()
+            .all(|c| self.rules.connection_use(c) == ConnectionUse::Shared)
+        {
+            return self
+                .pool
+                .send_batch(cmds, deadline)
+                .await
+                .into_iter()
+                .map(|r| r.map_err(from_mux))
+                .collect();
+        }
+        let uses: Vec<ConnectionUse> = cmds.iter().map(|c| self.rules.connection_use(c)).collect();
+        Box::pin(self.mixed_pipeline(cmds, &uses, deadline)).await
+    }
+
+    async fn mixed_pipeline(
+        &self,
+        cmds: &[EncodedCommand],
+        uses: &[ConnectionUse],
+        deadline: Instant,
+    ) -> Vec<Result<Frame>> {
+        let shared: Vec<&EncodedCommand> = cmds
+            .iter()
+            .zip(uses)
+            .filter(|(_, u)| **u == ConnectionUse::Shared)
+            .map(|(c, _)| c)
+            .collect();
+        let batch = async {
+            if shared.is_empty() {
+                Vec::new()
+            } else {
+                self.pool.send_batch(&shared, deadline).await
+            }
+        };
+        let blocking = async {
+            let mut out = Vec::new();
+            for (cmd, _) in cmds
+                .iter()
+                .zip(uses)
+                .filter(|(_, u)| **u == ConnectionUse::Exclusive)
+            {
+                out.push(self.exclusive(cmd, deadline));
+            }
+            join_in_order(out).await
+        };
+        let (batch, blocking) = tokio::join!(batch, blocking);
+        let (mut batch, mut blocking) = (batch.into_iter(), blocking.into_iter());
+        cmds.iter()
+            .zip(uses)
+            .map(|(cmd, u)| match u {
+                ConnectionUse::Shared => match batch.next() {
+                    Some(r) => r.map_err(from_mux),
+                    None => Err(missing_reply()),
+                },
+                ConnectionUse::Exclusive => blocking.next().unwrap_or_else(|| Err(missing_reply())),
+                _ => Err(from_router(CommandRules::refusal(cmd))),
+            })
+            .collect()
+    }
+
+    /// `MULTI`, the commands and `EXEC` back to back as one batch on one connection; returns `EXEC`'s reply.
+    /// A command that would change the connection's state is refused before anything is sent.
+    pub(crate) async fn transaction(
+        &self,
+        cmds: &[EncodedCommand],
+        deadline: Instant,
+    ) -> Result<Frame> {
+        // Inside MULTI a blocking command does not block (the server runs it with a zero timeout at EXEC),
+        // so only connection-state commands are refused.
+        if let Some(cmd) = cmds.iter().find(|c| {
+            !matches!(
+                self.rules.connection_use(c),
+                ConnectionUse::Shared | ConnectionUse::Exclusive
+            )
+        }) {
+            return Err(from_router(CommandRules::refusal(cmd)));
+        }
+        let mut batch: Vec<&EncodedCommand> = Vec::with_capacity(cmds.len() + 2);
+        batch.push(&self.multi);
+        batch.extend(cmds);
+        batch.push(&self.exec);
+        let mut replies = self.pool.send_batch(&batch, deadline).await;
+        match replies.pop() {
+            Some(exec) => exec.map_err(from_mux),
+            None => Err(missing_reply()),
+        }
+    }
+}
+
+/// Awaits futures concurrently and returns their outputs in the order given.
+async fn join_in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (fut, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+fn missing_reply() -> Error {
+    Error::with_message(
+        ErrorKind::Protocol,
+        "a batch returned fewer replies than commands",
+    )
+}
+
+/// The results of the commands of a transaction from `EXEC`'s reply: one per command, a command the
+/// server failed at `EXEC` time (say `INCR` on a string) as its own `Err`. An error reply to `EXEC` itself
+/// (`EXECABORT`: a command was rejected while queueing, and nothing ran) is the outer `Err`.
+pub(crate) fn exec_results(reply: Frame, expected: usize) -> Result<Vec<Result<Value>>> {
+    let items = match Value::from_reply(reply)? {
+        Value::Array(items) | Value::Set(items) => items,
+        Value::Nil => {
+            return Err(Error::with_message(
+                ErrorKind::Protocol,
+                "EXEC answered nil, which it does only after a failed WATCH",
+            ));
+        }
+        other => {
+            return Err(Error::with_message(
+                ErrorKind::Protocol,
+                format!("EXEC answered {other:?} instead of an array"),
+            ));
+        }
+    };
+    if items.len() != expected {
+        return Err(Error::with_message(
+            ErrorKind::Protocol,
+            format!(
+                "EXEC answered {} results for {expected} commands",
+                items.len()
+            ),
+        ));
+    }
+    Ok(items
+        .into_iter()
+        .map(|v| match v {
+            Value::ServerError(text) => Err(Error::server(&text)),
+            v => Ok(v),
+        })
+        .collect())
+}

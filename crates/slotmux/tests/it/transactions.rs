@@ -1,0 +1,359 @@
+//! Transactions, SCAN, replica reads, and the commands a shared connection cannot take, on both backends.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use slotmux::{Bytes, Client, Cmd, ErrorKind, Pipeline, Value};
+use test_support::Role;
+
+use crate::{check, key, run, run_serial, shared_client};
+
+async fn cluster_client() -> Client {
+    Client::builder()
+        .nodes(test_support::shared_cluster().seed_addrs())
+        .build()
+        .await
+        .expect("connect to the shared cluster")
+}
+
+/// The same transaction checks against either backend; on a cluster every key shares one hash tag.
+async fn transactions(c: &Client, tag: &str) {
+    let counter = key(&format!("{{{tag}}}:tx:counter"));
+    let text = key(&format!("{{{tag}}}:tx:text"));
+    c.del([&counter, &text]).await.expect("clean up");
+
+    // Results in order, one per command, and nothing of another caller's in between.
+    let p = Pipeline::new()
+        .cmd(Cmd::new("INCR").arg(&counter))
+        .cmd(Cmd::new("INCRBY").arg(&counter).arg(10))
+        .cmd(Cmd::new("SET").arg(&text).arg("abc"))
+        .cmd(Cmd::new("GET").arg(&text));
+    let results = c.transaction(&p).await.expect("transaction");
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| r.expect("each command"))
+        .collect();
+    assert_eq!(
+        results,
+        vec![Value::Int(1), Value::Int(11), ok(), bulk("abc"),]
+    );
+
+    // A command that fails while running is its own error; the others ran (Redis does not roll back).
+    let p = Pipeline::new()
+        .cmd(Cmd::new("INCR").arg(&text))
+        .cmd(Cmd::new("INCR").arg(&counter));
+    let results = c.transaction(&p).await.expect("transaction");
+    assert_eq!(results.len(), 2);
+    let err = results[0].as_ref().expect_err("INCR on a string");
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert_eq!(err.server_code(), Some("ERR"));
+    assert_eq!(results[1].as_ref().ok(), Some(&Value::Int(12)));
+
+    // A command the server rejects while queueing aborts the whole transaction: nothing ran.
+    let p = Pipeline::new()
+        .cmd(Cmd::new("INCR").arg(&counter))
+        .cmd(Cmd::new("GET").arg(&counter).arg("extra-argument"));
+    let err = c.transaction(&p).await.expect_err("EXECABORT");
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert_eq!(err.server_code(), Some("EXECABORT"));
+    check(
+        "counter after the aborted transaction",
+        c.query::<i64>(Cmd::new("GET").arg(&counter)).await,
+        12,
+    );
+
+    // Commands that would change the shared connection's state are refused before anything is sent.
+    for bad in [
+        Cmd::new("WATCH").arg(&counter),
+        Cmd::new("MULTI"),
+        Cmd::new("SELECT").arg(0),
+    ] {
+        let p = Pipeline::new().cmd(Cmd::new("INCR").arg(&counter)).cmd(bad);
+        let err = c.transaction(&p).await.expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+    check(
+        "counter after the refused transactions",
+        c.query::<i64>(Cmd::new("GET").arg(&counter)).await,
+        12,
+    );
+
+    // An empty transaction sends nothing.
+    assert!(
+        c.transaction(&Pipeline::new())
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+
+    // Concurrent transactions from many tasks never interleave: each sees its own INCRs back to back.
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let c = c.clone();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let p = Pipeline::new()
+                .cmd(Cmd::new("INCR").arg(&counter))
+                .cmd(Cmd::new("INCR").arg(&counter));
+            let r = c.transaction(&p).await.expect("transaction");
+            let a = r[0].as_ref().expect("first").clone();
+            let b = r[1].as_ref().expect("second").clone();
+            match (a, b) {
+                (Value::Int(a), Value::Int(b)) => {
+                    assert_eq!(b, a + 1, "another command ran between")
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    check(
+        "counter after 32 transactions",
+        c.query::<i64>(Cmd::new("GET").arg(&counter)).await,
+        12 + 64,
+    );
+}
+
+#[test]
+fn transactions_on_one_server() {
+    run(Duration::from_secs(30), async {
+        let c = shared_client().await;
+        transactions(&c, "standalone").await;
+    });
+}
+
+#[test]
+fn transactions_on_a_cluster() {
+    run(Duration::from_secs(60), async {
+        let c = cluster_client().await;
+        transactions(&c, "cluster").await;
+        // Keys in two slots: refused before sending, so the first key is untouched.
+        let a = key("tx:cross:a");
+        let b = key("tx:cross:b");
+        c.del(&a).await.expect("clean up");
+        c.del(&b).await.expect("clean up");
+        let p = Pipeline::new()
+            .cmd(Cmd::new("SET").arg(&a).arg(1))
+            .cmd(Cmd::new("SET").arg(&b).arg(1));
+        if slot_of(&a) != slot_of(&b) {
+            let err = c.transaction(&p).await.expect_err("cross-slot");
+            assert_eq!(err.kind(), ErrorKind::CrossSlot);
+            check("first key after the refusal", c.get(&a).await, None);
+        }
+    });
+}
+
+fn slot_of(key: &str) -> u16 {
+    hash_slot::Slot::for_key(key.as_bytes()).get()
+}
+
+#[test]
+fn a_shared_connection_refuses_commands_that_change_its_state() {
+    run(Duration::from_secs(30), async {
+        let c = shared_client().await;
+        let k = key("state:k");
+        for bad in [
+            Cmd::new("MULTI"),
+            Cmd::new("exec"),
+            Cmd::new("WATCH").arg(&k),
+            Cmd::new("SELECT").arg(1),
+            Cmd::new("SUBSCRIBE").arg("channel"),
+            Cmd::new("CLIENT").arg("REPLY").arg("OFF"),
+        ] {
+            let err = c.send(bad).await.expect_err("refused");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        }
+        // The connection is still in its normal state: a plain command gets its own reply.
+        c.set(&k, "v").await.expect("SET after the refusals");
+        check(
+            "GET after the refusals",
+            c.get(&k).await,
+            Some(Bytes::from_static(b"v")),
+        );
+        // In a pipeline, only the refused command fails; the others run, replies in order.
+        let p = Pipeline::new()
+            .cmd(Cmd::new("SET").arg(&k).arg("w"))
+            .cmd(Cmd::new("MULTI"))
+            .cmd(Cmd::new("GET").arg(&k));
+        expect_results(
+            &c.pipeline(&p).await.expect("pipeline"),
+            &[Ok(ok()), Err(ErrorKind::InvalidInput), Ok(bulk("w"))],
+        );
+    });
+}
+
+#[test]
+fn a_blocking_command_does_not_hold_other_callers_on_one_server() {
+    run_serial(Duration::from_secs(30), async {
+        // One connection, so without a connection of its own the BLPOP would hold every reply behind it.
+        let c = Client::builder()
+            .url(&test_support::shared_server().url())
+            .build()
+            .await
+            .expect("connect");
+        let list = key("blocking:list");
+        let k = key("blocking:k");
+        c.del(&list).await.expect("clean up");
+        let blocker = {
+            let c = c.clone();
+            let list = list.clone();
+            tokio::spawn(async move {
+                c.query::<Option<Vec<Bytes>>>(Cmd::new("BLPOP").arg(&list).arg(2))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        for _ in 0..20 {
+            c.set(&k, "v").await.expect("SET while BLPOP blocks");
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(1000),
+            "20 SETs took {took:?} behind a BLPOP"
+        );
+        assert!(
+            !blocker.is_finished(),
+            "BLPOP returned before its 2 s timeout"
+        );
+        // The blocked command still gets its answer: a push wakes it.
+        c.send(Cmd::new("RPUSH").arg(&list).arg("x"))
+            .await
+            .expect("RPUSH");
+        let popped = blocker.await.expect("task").expect("BLPOP");
+        assert_eq!(
+            popped,
+            Some(vec![
+                Bytes::copy_from_slice(list.as_bytes()),
+                Bytes::from_static(b"x")
+            ])
+        );
+        // A blocking command inside a pipeline also runs on its own connection, and keeps its place.
+        let p = Pipeline::new()
+            .cmd(Cmd::new("SET").arg(&k).arg("p"))
+            .cmd(Cmd::new("BLPOP").arg(&list).arg(0.2))
+            .cmd(Cmd::new("GET").arg(&k));
+        // BLPOP times out with nil.
+        expect_results(
+            &c.pipeline(&p).await.expect("pipeline"),
+            &[Ok(ok()), Ok(Value::Nil), Ok(bulk("p"))],
+        );
+    });
+}
+
+fn ok() -> Value {
+    Value::Status(Bytes::from_static(b"OK"))
+}
+
+fn bulk(s: &'static str) -> Value {
+    Value::Bulk(Bytes::from_static(s.as_bytes()))
+}
+
+/// Compares one result per command with what was expected: a value, or the kind of error.
+#[track_caller]
+fn expect_results(got: &[slotmux::Result<Value>], expected: &[Result<Value, ErrorKind>]) {
+    let got: Vec<Result<Value, ErrorKind>> = got
+        .iter()
+        .map(|r| r.clone().map_err(|e| e.kind()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+/// Writes `n` keys under `prefix` and checks that a scan for `prefix*` finds exactly them.
+async fn scan_finds_every_key(c: &Client, prefix: &str, n: usize) {
+    let mut expected = HashSet::new();
+    let mut p = Pipeline::new();
+    for i in 0..n {
+        let k = format!("{prefix}{i}");
+        p.push(Cmd::new("SET").arg(&k).arg(i));
+        expected.insert(Bytes::from(k.into_bytes()));
+    }
+    for r in c.pipeline(&p).await.expect("pipeline") {
+        r.expect("SET");
+    }
+    let mut found = HashSet::new();
+    let mut scan = c.scan(Some(&format!("{prefix}*")), Some(100));
+    let mut rounds = 0;
+    while let Some(batch) = scan.next_batch().await.expect("SCAN") {
+        found.extend(batch);
+        rounds += 1;
+        assert!(rounds < 100_000, "the scan does not end");
+    }
+    assert_eq!(found, expected);
+    // Once over, it stays over.
+    assert!(scan.next_batch().await.expect("after the end").is_none());
+}
+
+#[test]
+fn scan_walks_every_key_of_one_server() {
+    run(Duration::from_secs(30), async {
+        let c = shared_client().await;
+        scan_finds_every_key(&c, &key("scan:"), 1_000).await;
+    });
+}
+
+#[test]
+fn scan_walks_every_master_of_a_cluster() {
+    run(Duration::from_secs(60), async {
+        let c = cluster_client().await;
+        scan_finds_every_key(&c, &key("cscan:"), 1_000).await;
+    });
+}
+
+#[test]
+fn read_from_replicas_sends_reads_to_replicas() {
+    run(Duration::from_secs(60), async {
+        let cluster = test_support::shared_cluster();
+        let c = Client::builder()
+            .nodes(cluster.seed_addrs())
+            .read_from_replicas(true)
+            .build()
+            .await
+            .expect("connect");
+        let k = key("replica-read");
+        c.set(&k, "v").await.expect("SET goes to the master");
+        // Replication is asynchronous: the replica has the value shortly after.
+        let start = Instant::now();
+        loop {
+            if c.get(&k).await.expect("GET") == Some(Bytes::from_static(b"v")) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the replica never saw the write"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for _ in 0..50 {
+            c.get(&k).await.expect("GET");
+        }
+        let replicas: HashSet<String> = cluster
+            .nodes()
+            .iter()
+            .filter(|n| n.role().ok() == Some(Role::Replica))
+            .map(|n| n.addr())
+            .collect();
+        let replies_from_replicas = |c: &Client| -> u64 {
+            c.stats()
+                .nodes
+                .iter()
+                .filter(|n| replicas.contains(&n.addr))
+                .map(|n| n.commands)
+                .sum()
+        };
+        let on_replicas = replies_from_replicas(&c);
+        assert!(
+            on_replicas >= 50,
+            "{on_replicas} replies came from replicas"
+        );
+
+        // Without the option, nothing goes to a replica.
+        let c = cluster_client().await;
+        for _ in 0..50 {
+            c.get(&k).await.expect("GET");
+        }
+        assert_eq!(replies_from_replicas(&c), 0);
+    });
+}
