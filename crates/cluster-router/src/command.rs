@@ -312,6 +312,11 @@ impl CommandTable {
         *info
     }
 
+    /// Every entry: a name (`NAME` or `NAME|SUB`, upper case) and what the table knows of it.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], &CommandInfo)> {
+        self.map.iter().map(|(name, info)| (&name[..], info))
+    }
+
     /// Adds the commands of a `COMMAND` reply that the static table does not know.
     /// Returns how many were added. Entries the static table has win: they know movable keys.
     pub(crate) fn learn(&mut self, reply: &Frame) -> usize {

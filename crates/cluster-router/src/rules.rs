@@ -3,7 +3,7 @@
 
 use resp_codec::EncodedCommand;
 
-use crate::command::{CommandTable, Route};
+use crate::command::{Blocking, CommandTable, Route};
 use crate::error::{Error, ErrorKind};
 
 /// What a command needs from the connection it runs on.
@@ -23,22 +23,66 @@ pub enum ConnectionUse {
 /// The built-in command rules the router applies (the static table; the router also learns the rest
 /// from the server's `COMMAND` reply), exposed so that a client of one server treats commands exactly
 /// as a cluster client does.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CommandRules {
     table: CommandTable,
+    /// Per first letter (`A`..`Z`), a bit per name length (0..16) that some command needing more than a
+    /// shared connection has (or a container whose subcommands might). `GET`, `SET`, `INCR`, `HSET` and the
+    /// like match no bit and skip the table lookup (upper-casing the name, hashing it, probing the map),
+    /// which a client of one server would otherwise pay on every command for the rare `BLPOP` or `MULTI`.
+    maybe_special: [u16; 26],
 }
+
+impl Default for CommandRules {
+    fn default() -> Self {
+        CommandRules::builtin()
+    }
+}
+
+/// Names of this many bytes or more always go to the table.
+const PREFILTER_MAX_LEN: usize = 16;
 
 impl CommandRules {
     /// The built-in rules. Built once per client (a table of a few hundred entries), then read only.
     pub fn builtin() -> CommandRules {
+        let table = CommandTable::builtin();
+        let mut maybe_special = [0u16; 26];
+        for (name, info) in table.entries() {
+            let special = info.route == Route::ConnectionState
+                || info.blocking != Blocking::No
+                || info.container;
+            // `NAME|SUB` entries are reached through their container `NAME`, marked as one itself.
+            let name = name.split(|&b| b == b'|').next().unwrap_or(name);
+            if let (true, Some(letter)) = (special, letter_index(name)) {
+                if name.len() < PREFILTER_MAX_LEN {
+                    if let Some(mask) = maybe_special.get_mut(letter) {
+                        *mask |= 1 << name.len();
+                    }
+                }
+            }
+        }
         CommandRules {
-            table: CommandTable::builtin(),
+            table,
+            maybe_special,
         }
     }
 
     /// How `cmd` may use a connection. A command the rules do not know is [`ConnectionUse::Shared`].
     #[inline]
     pub fn connection_use(&self, cmd: &EncodedCommand) -> ConnectionUse {
+        let name = cmd.name();
+        if name.len() < PREFILTER_MAX_LEN {
+            if let Some(mask) = letter_index(name).and_then(|l| self.maybe_special.get(l)) {
+                if mask & (1 << name.len()) == 0 {
+                    return ConnectionUse::Shared;
+                }
+            }
+        }
+        self.looked_up(cmd)
+    }
+
+    /// [`CommandRules::connection_use`] without the prefilter.
+    fn looked_up(&self, cmd: &EncodedCommand) -> ConnectionUse {
         let info = self.table.lookup(cmd);
         if info.route == Route::ConnectionState {
             ConnectionUse::ChangesState
@@ -53,6 +97,15 @@ impl CommandRules {
     pub fn refusal(cmd: &EncodedCommand) -> Error {
         connection_state(cmd)
     }
+}
+
+/// `A`/`a` -> 0 ... `Z`/`z` -> 25; `None` for a name that does not start with an ASCII letter.
+#[inline]
+fn letter_index(name: &[u8]) -> Option<usize> {
+    let first = name.first()?;
+    first
+        .is_ascii_alphabetic()
+        .then(|| usize::from(first.to_ascii_uppercase() - b'A'))
 }
 
 /// The error for a command that would change the state of a shared connection.
@@ -97,6 +150,47 @@ mod tests {
         check(&["SELECT", "1"], ChangesState);
         check(&["SUBSCRIBE", "ch"], ChangesState);
         check(&["client", "reply", "off"], ChangesState);
+    }
+
+    #[test]
+    fn the_prefilter_never_hides_a_command_the_table_knows() {
+        let rules = CommandRules::builtin();
+        let names: Vec<Vec<u8>> = rules.table.entries().map(|(n, _)| n.to_vec()).collect();
+        for name in names {
+            let parts: Vec<&[u8]> = name.split(|&b| b == b'|').collect();
+            // Upper and lower case, with and without arguments that make XREAD block.
+            for lower in [false, true] {
+                let parts: Vec<Vec<u8>> = parts
+                    .iter()
+                    .map(|p| {
+                        if lower {
+                            p.to_ascii_lowercase()
+                        } else {
+                            p.to_vec()
+                        }
+                    })
+                    .collect();
+                for extra in [&[][..], &[&b"BLOCK"[..], b"0", b"STREAMS", b"s", b"$"][..]] {
+                    let args: Vec<&[u8]> = parts
+                        .iter()
+                        .map(Vec::as_slice)
+                        .chain(extra.iter().copied())
+                        .collect();
+                    let cmd = EncodedCommand::from_args(args);
+                    assert_eq!(
+                        rules.connection_use(&cmd),
+                        rules.looked_up(&cmd),
+                        "{}",
+                        String::from_utf8_lossy(&name)
+                    );
+                }
+            }
+        }
+        // The common commands take the shortcut.
+        for name in ["GET", "SET", "INCR", "HSET", "EXPIRE", "MGET", "ZADD"] {
+            let letter = letter_index(name.as_bytes()).unwrap();
+            assert_eq!(rules.maybe_special[letter] & (1 << name.len()), 0, "{name}");
+        }
     }
 
     #[test]
