@@ -104,7 +104,12 @@ impl ClientBuilder {
     }
 
     /// How long a command may take, from the call until its reply, before it fails with
-    /// [`ErrorKind::Timeout`] (default 1 s).
+    /// [`ErrorKind::Timeout`]. The deadline covers everything on the way: queueing, reconnects, and
+    /// against a cluster the redirects and retries too.
+    ///
+    /// Default: 1 s against one server; 5 s against a cluster, so that commands ride out a failover
+    /// (every shard answers `CLUSTERDOWN` for up to about a second, and the replica is promoted 2-2.5 s
+    /// after a master crashes with `cluster-node-timeout` 1 s) instead of failing.
     pub fn command_timeout(mut self, d: Duration) -> ClientBuilder {
         self.command_timeout = Some(d);
         self

@@ -141,8 +141,11 @@ impl Client {
             }
             _ => None,
         };
-        let backend = match standalone {
-            Some(pool) => Backend::Standalone(Standalone::new(pool, config)),
+        let (backend, command_timeout) = match standalone {
+            Some(pool) => (
+                Backend::Standalone(Standalone::new(pool, config)),
+                command_timeout,
+            ),
             None => {
                 if config.database != 0 {
                     return Err(Error::with_message(
@@ -151,7 +154,12 @@ impl Client {
                     ));
                 }
                 let mut rc = cluster_router::RouterConfig::new(b.nodes);
-                rc.connection = config;
+                // Unless the user chose one, a cluster client's deadline is the router's default (5 s),
+                // not the 1 s of a client of one server: during a failover every shard answers
+                // CLUSTERDOWN for up to 1.1 s and the replica is promoted 2.0-2.5 s after the crash
+                // (cluster-node-timeout 1 s), and commands to healthy shards must ride that out.
+                let command_timeout = b.command_timeout.unwrap_or(rc.default_timeout);
+                rc.connection = config.command_timeout(command_timeout);
                 rc.connections_per_node = conns;
                 rc.default_timeout = command_timeout;
                 if let Some(on) = b.read_from_replicas {
@@ -163,7 +171,7 @@ impl Client {
                 let router = cluster_router::Router::connect(rc)
                     .await
                     .map_err(from_router)?;
-                Backend::Cluster(router)
+                (Backend::Cluster(router), command_timeout)
             }
         };
         Ok(Client {

@@ -116,3 +116,49 @@ fn stats_count_redirects_and_batches() {
         assert!(after.nodes.iter().all(|n| n.in_flight == 0 && n.connected));
     });
 }
+
+#[test]
+fn a_cluster_client_by_default_waits_out_a_stall_longer_than_one_second() {
+    // An own cluster: stalling the shared one would slow every other test using it.
+    let cluster = std::sync::Arc::new(
+        test_support::Cluster::start(test_support::ClusterSpec {
+            masters: 3,
+            replicas_per_master: 0,
+            // Far above the stall, so nobody marks the stalled masters as failing.
+            node_timeout_ms: 10_000,
+            base_port: None,
+        })
+        .expect("cluster"),
+    );
+    crate::run_serial(Duration::from_secs(60), async {
+        // No command_timeout: the default under test.
+        let c = Client::builder()
+            .nodes(cluster.seed_addrs())
+            .build()
+            .await
+            .expect("connect");
+        let k = key("stall");
+        c.set(&k, "v").await.expect("SET");
+        // Every master sleeps 1.5 s: longer than a failover's CLUSTERDOWN window, and than 1 s.
+        let stalls: Vec<_> = (0..cluster.nodes().len())
+            .map(|i| {
+                let cluster = cluster.clone();
+                tokio::task::spawn_blocking(move || {
+                    cluster.node(i).command(&["DEBUG", "SLEEP", "1.5"])
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let got = c.get(&k).await;
+        let took = started.elapsed();
+        check("GET through the stall", got, Some(Bytes::from_static(b"v")));
+        assert!(
+            took >= Duration::from_millis(1000),
+            "the GET did not wait for the stall: {took:?}"
+        );
+        for s in stalls {
+            s.await.expect("stall task").expect("DEBUG SLEEP");
+        }
+    });
+}
