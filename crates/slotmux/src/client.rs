@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use cluster_router::ConnectionUse;
 use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
@@ -211,7 +212,16 @@ impl Client {
         let frame = match &self.inner.backend {
             // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
             // it waits for the connection; `retry_safe` only matters where there is another node.
-            Backend::Standalone(s) => s.send(&cmd, deadline).await?,
+            // Classified here rather than in a `Standalone::send` of its own: one more async layer would
+            // hold and copy the pool's future once more per command.
+            Backend::Standalone(s) => match s.connection_use(&cmd) {
+                ConnectionUse::Shared => s.pool.send_by(&cmd, deadline).await.map_err(from_mux)?,
+                // Boxed: blocking commands are rare, and their connect would otherwise inflate every
+                // command's future.
+                ConnectionUse::Exclusive => Box::pin(s.exclusive(&cmd, deadline)).await?,
+                // Changes the state of the shared connections (MULTI, WATCH, SELECT, SUBSCRIBE, ...).
+                _ => return Err(Standalone::refusal(&cmd)),
+            },
             Backend::Cluster(router) => {
                 let opts = cluster_router::SendOptions {
                     deadline,

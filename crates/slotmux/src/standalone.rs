@@ -11,12 +11,18 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 
 /// One server behind a pool of multiplexed connections.
+///
+/// Two pointers, so the client's `Inner` (read on every command) stays as small as it was before the
+/// rules were added; the rules and the cold-path settings sit behind the second pointer.
 pub(crate) struct Standalone {
     pub(crate) pool: Pool,
+    rest: Box<Rest>,
+}
+
+struct Rest {
     rules: CommandRules,
-    /// The settings of the pool's connections, for a connection opened for one blocking command
-    /// (boxed: it is large and read only on that cold path).
-    config: Box<ConnectionConfig>,
+    /// The settings of the pool's connections, for a connection opened for one blocking command.
+    config: ConnectionConfig,
     multi: EncodedCommand,
     exec: EncodedCommand,
 }
@@ -25,28 +31,29 @@ impl Standalone {
     pub(crate) fn new(pool: Pool, config: ConnectionConfig) -> Standalone {
         Standalone {
             pool,
-            rules: CommandRules::builtin(),
-            config: Box::new(config),
-            multi: EncodedCommand::from_args(["MULTI"]),
-            exec: EncodedCommand::from_args(["EXEC"]),
+            rest: Box::new(Rest {
+                rules: CommandRules::builtin(),
+                config,
+                multi: EncodedCommand::from_args(["MULTI"]),
+                exec: EncodedCommand::from_args(["EXEC"]),
+            }),
         }
     }
 
-    /// One command: on the shared pool, on a connection of its own when it may block, refused when it
-    /// would change the shared connections' state.
-    pub(crate) async fn send(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
-        match self.rules.connection_use(cmd) {
-            ConnectionUse::Shared => self.pool.send_by(cmd, deadline).await.map_err(from_mux),
-            // Boxed: blocking commands are rare, and their connect would otherwise inflate every
-            // command's future.
-            ConnectionUse::Exclusive => Box::pin(self.exclusive(cmd, deadline)).await,
-            _ => Err(from_router(CommandRules::refusal(cmd))),
-        }
+    /// What `cmd` may do to the pool's shared connections.
+    #[inline]
+    pub(crate) fn connection_use(&self, cmd: &EncodedCommand) -> ConnectionUse {
+        self.rest.rules.connection_use(cmd)
+    }
+
+    /// The error for a command that would change the shared connections' state.
+    pub(crate) fn refusal(cmd: &EncodedCommand) -> Error {
+        from_router(CommandRules::refusal(cmd))
     }
 
     /// `cmd` on a connection opened for it and closed after it, so a `BLPOP` holds no other caller's reply.
-    async fn exclusive(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
-        let connect = Multiplexer::connect((*self.config).clone());
+    pub(crate) async fn exclusive(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
+        let connect = Multiplexer::connect(self.rest.config.clone());
         let mux = match tokio::time::timeout_at(deadline, connect).await {
             Ok(Ok(mux)) => mux,
             Ok(Err(e)) => return Err(from_mux(e)),
@@ -72,7 +79,7 @@ impl Standalone {
     ) -> Vec<Result<Frame>> {
         if cmds
             .iter()
-            .all(|c| self.rules.connection_use(c) == ConnectionUse::Shared)
+            .all(|c| self.rest.rules.connection_use(c) == ConnectionUse::Shared)
         {
             return self
                 .pool
@@ -82,7 +89,10 @@ impl Standalone {
                 .map(|r| r.map_err(from_mux))
                 .collect();
         }
-        let uses: Vec<ConnectionUse> = cmds.iter().map(|c| self.rules.connection_use(c)).collect();
+        let uses: Vec<ConnectionUse> = cmds
+            .iter()
+            .map(|c| self.rest.rules.connection_use(c))
+            .collect();
         Box::pin(self.mixed_pipeline(cmds, &uses, deadline)).await
     }
 
@@ -126,7 +136,7 @@ impl Standalone {
                     None => Err(missing_reply()),
                 },
                 ConnectionUse::Exclusive => blocking.next().unwrap_or_else(|| Err(missing_reply())),
-                _ => Err(from_router(CommandRules::refusal(cmd))),
+                _ => Err(Standalone::refusal(cmd)),
             })
             .collect()
     }
@@ -142,16 +152,16 @@ impl Standalone {
         // so only connection-state commands are refused.
         if let Some(cmd) = cmds.iter().find(|c| {
             !matches!(
-                self.rules.connection_use(c),
+                self.rest.rules.connection_use(c),
                 ConnectionUse::Shared | ConnectionUse::Exclusive
             )
         }) {
-            return Err(from_router(CommandRules::refusal(cmd)));
+            return Err(Standalone::refusal(cmd));
         }
         let mut batch: Vec<&EncodedCommand> = Vec::with_capacity(cmds.len() + 2);
-        batch.push(&self.multi);
+        batch.push(&self.rest.multi);
         batch.extend(cmds);
-        batch.push(&self.exec);
+        batch.push(&self.rest.exec);
         let mut replies = self.pool.send_batch(&batch, deadline).await;
         match replies.pop() {
             Some(exec) => exec.map_err(from_mux),
