@@ -688,7 +688,12 @@ impl Inner {
         asking: bool,
         deadline: Instant,
     ) -> Result<Frame, Fail> {
-        let cfg = self.config.node_connection(&node.key);
+        // Closing waits up to `command_timeout` for replies still due; a blocking command past its deadline
+        // must not stay live on the server meanwhile (a BLPOP would pop an element nobody receives).
+        let cfg = self
+            .config
+            .node_connection(&node.key)
+            .command_timeout(std::time::Duration::from_millis(1));
         let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(cfg)).await {
             Ok(Ok(mux)) => mux,
             Ok(Err(e)) => return Err(Fail::from_mux(e)),

@@ -39,6 +39,13 @@ impl Default for CommandRules {
     }
 }
 
+/// Commands the router's table treats as blocking or refuses for a cluster's sake, which a client of one
+/// server must run on the shared connection: `WAIT` and `WAITAOF` wait for the writes sent before them
+/// *on the same connection* (on a connection of their own they would return at once, having nothing to
+/// wait for), and `SWAPDB` swaps two databases of the whole server, which a cluster (database 0 only)
+/// refuses but one server runs.
+const ON_THE_SHARED_CONNECTION: [&[u8]; 3] = [b"WAIT", b"WAITAOF", b"SWAPDB"];
+
 /// Names of this many bytes or more always go to the table.
 const PREFILTER_MAX_LEN: usize = 16;
 
@@ -83,6 +90,13 @@ impl CommandRules {
 
     /// [`CommandRules::connection_use`] without the prefilter.
     fn looked_up(&self, cmd: &EncodedCommand) -> ConnectionUse {
+        let name = cmd.name();
+        if ON_THE_SHARED_CONNECTION
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            return ConnectionUse::Shared;
+        }
         let info = self.table.lookup(cmd);
         if info.route == Route::ConnectionState {
             ConnectionUse::ChangesState
@@ -143,7 +157,11 @@ mod tests {
         check(&["CLIENT", "ID"], Shared);
         check(&["BLPOP", "k", "1"], Exclusive);
         check(&["xread", "block", "100", "STREAMS", "s", "$"], Exclusive);
-        check(&["WAIT", "1", "0"], Exclusive);
+        check(&["WAIT", "1", "0"], Shared);
+        check(&["waitaof", "1", "0", "0"], Shared);
+        check(&["SWAPDB", "0", "1"], Shared);
+        check(&["SCRIPT", "DEBUG", "YES"], ChangesState);
+        check(&["CLIENT", "CACHING", "YES"], ChangesState);
         check(&["MULTI"], ChangesState);
         check(&["exec"], ChangesState);
         check(&["WATCH", "k"], ChangesState);

@@ -247,6 +247,12 @@ impl Client {
     ///
     /// A server error for one command (say `INCR` on a string) is that command's `Err`; the others
     /// still succeed. The outer `Err` means nothing was sent: the client is closed.
+    ///
+    /// Against one server, a blocking command (`BLPOP`, `XREAD ... BLOCK`) in the pipeline runs after the
+    /// others, on a connection of its own, and a command that would change the shared connection's state
+    /// (`MULTI`, `WATCH`, `SELECT`, ...) is that command's `Err` of kind [`ErrorKind::InvalidInput`].
+    /// Against a cluster, see the router's rules: commands are grouped per node and the groups run in
+    /// parallel, so a pipeline that spans nodes is neither atomic nor ordered across nodes.
     pub async fn pipeline(&self, p: &Pipeline) -> Result<Vec<Result<Value>>> {
         let cmds = p.encoded();
         if cmds.is_empty() {
@@ -284,18 +290,21 @@ impl Client {
     /// command; a command the server failed while running (say `INCR` on a string) is its own `Err`, and
     /// the others still ran: Redis does not roll back.
     ///
-    /// The outer `Err` means nothing ran:
+    /// The outer `Err` means the transaction did not run as a whole:
     /// - [`ErrorKind::Server`] with `EXECABORT`: the server rejected a command while queueing it (a
     ///   wrong number of arguments, an unknown command) and discarded the transaction;
     /// - [`ErrorKind::CrossSlot`] (cluster): the keys are in more than one slot, refused before sending
     ///   (put them in one slot with a hash tag, `{user:42}:cart`);
     /// - [`ErrorKind::InvalidInput`]: a command would change the state of the shared connection
     ///   (`WATCH`, `SELECT`, `SUBSCRIBE`, a nested `MULTI`, ...), refused before sending;
-    /// - [`ErrorKind::Closed`], [`ErrorKind::Connection`] or [`ErrorKind::Timeout`] before it was sent.
+    /// - [`ErrorKind::Closed`] or [`ErrorKind::Connection`]: it was not sent;
+    /// - [`ErrorKind::Timeout`] or [`ErrorKind::Indeterminate`]: the deadline passed or the connection was
+    ///   lost after it may have reached the server, so it may or may not have run (all of it or nothing:
+    ///   `EXEC` is atomic).
     ///
-    /// A connection lost after the transaction may have reached the server fails it with
-    /// [`ErrorKind::Indeterminate`], unless every command in it is idempotent or was marked
-    /// [`retry_safe`](Cmd::retry_safe) (a cluster client then sends it again). `WATCH` is not
+    /// A cluster client sends a transaction again after a connection loss only when every command in it is
+    /// idempotent or was marked [`retry_safe`](Cmd::retry_safe); a client of one server never re-sends
+    /// what may have reached the server. `WATCH` is not
     /// offered: on a connection shared by every task, one task's `WATCH` would guard another's `EXEC`.
     pub async fn transaction(&self, p: &Pipeline) -> Result<Vec<Result<Value>>> {
         let cmds = p.encoded();

@@ -10,6 +10,10 @@ use crate::client::{from_mux, from_router};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 
+/// How long closing a blocking command's own connection waits for a reply still due: the shortest the
+/// multiplexer takes, since by then the caller has its answer or has given up.
+const EXCLUSIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// One server behind a pool of multiplexed connections.
 ///
 /// Two pointers, so the client's `Inner` (read on every command) stays as small as it was before the
@@ -53,7 +57,15 @@ impl Standalone {
 
     /// `cmd` on a connection opened for it and closed after it, so a `BLPOP` holds no other caller's reply.
     pub(crate) async fn exclusive(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
-        let connect = Multiplexer::connect(self.rest.config.clone());
+        // A close waits up to `command_timeout` for replies still due. A blocking command past its
+        // deadline must not stay live on the server meanwhile (a `BLPOP` would pop an element nobody
+        // receives), so this connection closes at once.
+        let config = self
+            .rest
+            .config
+            .clone()
+            .command_timeout(EXCLUSIVE_CLOSE_GRACE);
+        let connect = Multiplexer::connect(config);
         let mux = match tokio::time::timeout_at(deadline, connect).await {
             Ok(Ok(mux)) => mux,
             Ok(Err(e)) => return Err(from_mux(e)),
@@ -70,8 +82,9 @@ impl Standalone {
     }
 
     /// Every command of a pipeline. The common case (no blocking or connection-state command) is one
-    /// batch on the pool; otherwise the shared commands still go as one batch, each blocking command on a
-    /// connection of its own at the same time, and each connection-state command is refused alone.
+    /// batch on the pool; otherwise the shared commands still go as one batch, then the blocking commands,
+    /// each on a connection of its own (so they see what the batch wrote), and each connection-state
+    /// command is refused alone.
     pub(crate) async fn pipeline(
         &self,
         cmds: &[EncodedCommand],
@@ -126,7 +139,9 @@ impl Standalone {
             }
             join_in_order(out).await
         };
-        let (batch, blocking) = tokio::join!(batch, blocking);
+        // One after the other: `[LPUSH q x, BLPOP q 1]` must see the push.
+        let batch = batch.await;
+        let blocking = blocking.await;
         let (mut batch, mut blocking) = (batch.into_iter(), blocking.into_iter());
         cmds.iter()
             .zip(uses)

@@ -139,26 +139,26 @@ fn a_cluster_client_by_default_waits_out_a_stall_longer_than_one_second() {
             .expect("connect");
         let k = key("stall");
         c.set(&k, "v").await.expect("SET");
-        // Every master sleeps 1.5 s: longer than a failover's CLUSTERDOWN window, and than 1 s.
-        let stalls: Vec<_> = (0..cluster.nodes().len())
-            .map(|i| {
-                let cluster = cluster.clone();
-                tokio::task::spawn_blocking(move || {
-                    cluster.node(i).command(&["DEBUG", "SLEEP", "1.5"])
-                })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Every master holds its clients for 1.5 s: longer than a failover's CLUSTERDOWN window, and
+        // than 1 s. CLIENT PAUSE answers at once and is in force from then on.
+        let stall = Duration::from_millis(1500);
+        let cl = cluster.clone();
+        tokio::task::spawn_blocking(move || {
+            for node in cl.nodes() {
+                node.command(&["CLIENT", "PAUSE", "1500", "ALL"])
+                    .expect("CLIENT PAUSE");
+            }
+        })
+        .await
+        .expect("pause");
         let started = std::time::Instant::now();
         let got = c.get(&k).await;
         let took = started.elapsed();
         check("GET through the stall", got, Some(Bytes::from_static(b"v")));
+        // The GET was answered only when the pause ended, more than 1 s after it was issued.
         assert!(
-            took >= Duration::from_millis(1000),
-            "the GET did not wait for the stall: {took:?}"
+            took >= stall - Duration::from_millis(500),
+            "the GET did not wait for the pause: {took:?}"
         );
-        for s in stalls {
-            s.await.expect("stall task").expect("DEBUG SLEEP");
-        }
     });
 }

@@ -129,19 +129,18 @@ fn transactions_on_a_cluster() {
     run(Duration::from_secs(60), async {
         let c = cluster_client().await;
         transactions(&c, "cluster").await;
-        // Keys in two slots: refused before sending, so the first key is untouched.
-        let a = key("tx:cross:a");
-        let b = key("tx:cross:b");
+        // Keys in two slots (two hash tags): refused before sending, so the first key is untouched.
+        let a = key("{tx-a}:cross");
+        let b = key("{tx-b}:cross");
+        assert_ne!(slot_of(&a), slot_of(&b), "the test needs two slots");
         c.del(&a).await.expect("clean up");
         c.del(&b).await.expect("clean up");
         let p = Pipeline::new()
             .cmd(Cmd::new("SET").arg(&a).arg(1))
             .cmd(Cmd::new("SET").arg(&b).arg(1));
-        if slot_of(&a) != slot_of(&b) {
-            let err = c.transaction(&p).await.expect_err("cross-slot");
-            assert_eq!(err.kind(), ErrorKind::CrossSlot);
-            check("first key after the refusal", c.get(&a).await, None);
-        }
+        let err = c.transaction(&p).await.expect_err("cross-slot");
+        assert_eq!(err.kind(), ErrorKind::CrossSlot);
+        check("first key after the refusal", c.get(&a).await, None);
     });
 }
 
@@ -188,8 +187,10 @@ fn a_shared_connection_refuses_commands_that_change_its_state() {
 fn a_blocking_command_does_not_hold_other_callers_on_one_server() {
     run_serial(Duration::from_secs(30), async {
         // One connection, so without a connection of its own the BLPOP would hold every reply behind it.
+        // The deadline must outlast the 2 s block.
         let c = Client::builder()
             .url(&test_support::shared_server().url())
+            .command_timeout(Duration::from_secs(5))
             .build()
             .await
             .expect("connect");
@@ -230,15 +231,58 @@ fn a_blocking_command_does_not_hold_other_callers_on_one_server() {
                 Bytes::from_static(b"x")
             ])
         );
-        // A blocking command inside a pipeline also runs on its own connection, and keeps its place.
+        // A blocking command inside a pipeline also runs on its own connection, after the rest (so it
+        // sees the push before it), and keeps its place among the results.
         let p = Pipeline::new()
             .cmd(Cmd::new("SET").arg(&k).arg("p"))
             .cmd(Cmd::new("BLPOP").arg(&list).arg(0.2))
+            .cmd(Cmd::new("BLPOP").arg(&list).arg(0.2))
+            .cmd(Cmd::new("RPUSH").arg(&list).arg("y"))
             .cmd(Cmd::new("GET").arg(&k));
-        // BLPOP times out with nil.
+        let list_and = |v: &'static str| {
+            Value::Array(vec![
+                Value::Bulk(Bytes::copy_from_slice(list.as_bytes())),
+                bulk(v),
+            ])
+        };
+        // One BLPOP gets the element, the other times out with nil; which one is not promised.
+        let r = c.pipeline(&p).await.expect("pipeline");
+        let popped: Vec<Value> = r[1..3].iter().map(|r| r.clone().expect("BLPOP")).collect();
+        assert!(
+            popped == [list_and("y"), Value::Nil] || popped == [Value::Nil, list_and("y")],
+            "{popped:?}"
+        );
+        expect_results(
+            &[r[0].clone(), r[3].clone(), r[4].clone()],
+            &[Ok(ok()), Ok(Value::Int(1)), Ok(bulk("p"))],
+        );
+        // XREAD ... BLOCK is blocking too, and answers nil when nothing arrives.
+        let stream = key("blocking:stream");
+        let started = Instant::now();
+        let read = c
+            .send(
+                Cmd::new("XREAD")
+                    .arg("BLOCK")
+                    .arg(200)
+                    .arg("STREAMS")
+                    .arg(&stream)
+                    .arg("$"),
+            )
+            .await
+            .expect("XREAD BLOCK");
+        assert_eq!(read, Value::Nil);
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "XREAD did not block"
+        );
+        // WAIT waits for the writes sent before it on the same connection, so it stays on the shared one
+        // (a server without replicas answers 0 at once).
+        let p = Pipeline::new()
+            .cmd(Cmd::new("SET").arg(&k).arg("w"))
+            .cmd(Cmd::new("WAIT").arg(0).arg(100));
         expect_results(
             &c.pipeline(&p).await.expect("pipeline"),
-            &[Ok(ok()), Ok(Value::Nil), Ok(bulk("p"))],
+            &[Ok(ok()), Ok(Value::Int(0))],
         );
     });
 }
