@@ -201,14 +201,20 @@ impl Client {
 
     /// Sends one command and converts its reply with [`FromValue`], e.g. `client.query::<i64>(cmd)`.
     pub fn query<T: FromValue>(&self, cmd: Cmd) -> impl Future<Output = Result<T>> {
-        let (encoded, retry_safe) = cmd.into_parts();
-        self.call(encoded, retry_safe)
+        let (encoded, retry_safe, timeout) = cmd.into_parts();
+        let timeout = timeout.unwrap_or(self.inner.command_timeout);
+        self.call(encoded, retry_safe, timeout)
     }
 
     /// The hot path: an encoded command to the backend, its reply frame to a `T`.
-    async fn call<T: FromValue>(&self, cmd: EncodedCommand, retry_safe: bool) -> Result<T> {
+    async fn call<T: FromValue>(
+        &self,
+        cmd: EncodedCommand,
+        retry_safe: bool,
+        timeout: Duration,
+    ) -> Result<T> {
         self.admit()?;
-        let deadline = Instant::now() + self.inner.command_timeout;
+        let deadline = Instant::now() + timeout;
         let frame = match &self.inner.backend {
             // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
             // it waits for the connection; `retry_safe` only matters where there is another node.
@@ -259,7 +265,7 @@ impl Client {
             return Ok(Vec::new());
         }
         self.admit()?;
-        let deadline = Instant::now() + self.inner.command_timeout;
+        let deadline = Instant::now() + p.timeout_override().unwrap_or(self.inner.command_timeout);
         match &self.inner.backend {
             Backend::Standalone(s) => convert_batch(s.pipeline(cmds, deadline).await),
             Backend::Cluster(router) => {
@@ -312,7 +318,7 @@ impl Client {
             return Ok(Vec::new());
         }
         self.admit()?;
-        let deadline = Instant::now() + self.inner.command_timeout;
+        let deadline = Instant::now() + p.timeout_override().unwrap_or(self.inner.command_timeout);
         let reply = match &self.inner.backend {
             Backend::Standalone(s) => s.transaction(cmds, deadline).await?,
             Backend::Cluster(router) => {

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use resp_codec::{CommandBuilder, EncodedCommand};
@@ -228,6 +229,7 @@ to_arg_tuple!(A.0, B.1, C.2);
 pub struct Cmd {
     builder: CommandBuilder,
     retry_safe: bool,
+    timeout: Option<Duration>,
 }
 
 impl Cmd {
@@ -236,6 +238,7 @@ impl Cmd {
         Cmd {
             builder: CommandBuilder::new(name),
             retry_safe: false,
+            timeout: None,
         }
     }
 
@@ -263,6 +266,16 @@ impl Cmd {
         self
     }
 
+    /// This command's deadline, from the call, instead of the client's
+    /// [`command_timeout`](crate::ClientBuilder::command_timeout): give a blocking command more than its
+    /// block time (`BLPOP q 30` with `timeout(Duration::from_secs(31))`), or a cheap one less.
+    /// In a [`Pipeline`] without a timeout of its own, the longest timeout of its commands applies to the
+    /// whole pipeline.
+    pub fn timeout(mut self, d: Duration) -> Cmd {
+        self.timeout = Some(d);
+        self
+    }
+
     /// True when [`retry_safe`](Cmd::retry_safe) was called.
     pub fn is_retry_safe(&self) -> bool {
         self.retry_safe
@@ -273,8 +286,8 @@ impl Cmd {
         self.builder.argc()
     }
 
-    pub(crate) fn into_parts(self) -> (EncodedCommand, bool) {
-        (self.builder.finish(), self.retry_safe)
+    pub(crate) fn into_parts(self) -> (EncodedCommand, bool, Option<Duration>) {
+        (self.builder.finish(), self.retry_safe, self.timeout)
     }
 }
 
@@ -283,6 +296,7 @@ impl std::fmt::Debug for Cmd {
         f.debug_struct("Cmd")
             .field("argc", &self.argc())
             .field("retry_safe", &self.retry_safe)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -305,6 +319,10 @@ pub struct Pipeline {
     cmds: Vec<EncodedCommand>,
     /// Whether every command was marked [`Cmd::retry_safe`]; the cluster router may then re-send any of them.
     all_retry_safe: bool,
+    /// Set by [`Pipeline::timeout`].
+    timeout: Option<Duration>,
+    /// The longest [`Cmd::timeout`] among the commands.
+    longest_cmd_timeout: Option<Duration>,
 }
 
 impl Default for Pipeline {
@@ -316,10 +334,7 @@ impl Default for Pipeline {
 impl Pipeline {
     /// An empty pipeline.
     pub fn new() -> Pipeline {
-        Pipeline {
-            cmds: Vec::new(),
-            all_retry_safe: true,
-        }
+        Pipeline::with_capacity(0)
     }
 
     /// An empty pipeline with room for `n` commands.
@@ -327,6 +342,8 @@ impl Pipeline {
         Pipeline {
             cmds: Vec::with_capacity(n),
             all_retry_safe: true,
+            timeout: None,
+            longest_cmd_timeout: None,
         }
     }
 
@@ -338,9 +355,18 @@ impl Pipeline {
 
     /// Adds a command.
     pub fn push(&mut self, c: Cmd) {
-        let (encoded, retry_safe) = c.into_parts();
+        let (encoded, retry_safe, timeout) = c.into_parts();
         self.all_retry_safe &= retry_safe;
+        self.longest_cmd_timeout = self.longest_cmd_timeout.max(timeout);
         self.cmds.push(encoded);
+    }
+
+    /// The deadline of the whole pipeline (or transaction), from the call, instead of the longest
+    /// [`Cmd::timeout`] of its commands or, without any, the client's
+    /// [`command_timeout`](crate::ClientBuilder::command_timeout).
+    pub fn timeout(mut self, d: Duration) -> Pipeline {
+        self.timeout = Some(d);
+        self
     }
 
     /// The number of commands.
@@ -357,6 +383,7 @@ impl Pipeline {
     pub fn clear(&mut self) {
         self.cmds.clear();
         self.all_retry_safe = true;
+        self.longest_cmd_timeout = None;
     }
 
     pub(crate) fn encoded(&self) -> &[EncodedCommand] {
@@ -365,5 +392,10 @@ impl Pipeline {
 
     pub(crate) fn is_retry_safe(&self) -> bool {
         self.all_retry_safe
+    }
+
+    /// The pipeline's own timeout, else the longest of its commands'.
+    pub(crate) fn timeout_override(&self) -> Option<Duration> {
+        self.timeout.or(self.longest_cmd_timeout)
     }
 }

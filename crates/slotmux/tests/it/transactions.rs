@@ -287,6 +287,69 @@ fn a_blocking_command_does_not_hold_other_callers_on_one_server() {
     });
 }
 
+#[test]
+fn a_timeout_of_its_own_outlasts_the_clients_and_a_pipeline_takes_the_longest() {
+    run_serial(Duration::from_secs(60), async {
+        // Default settings: 1 s for a client of one server, shorter than the 1.5 s block below.
+        let c = shared_client().await;
+        let list = key("own-timeout:list");
+        let k = key("own-timeout:k");
+        c.del(&list).await.expect("clean up");
+        let blpop = || Cmd::new("BLPOP").arg(&list).arg(1.5);
+
+        let started = Instant::now();
+        let err = c.send(blpop()).await.expect_err("the client's deadline");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(
+            started.elapsed() < Duration::from_millis(1400),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let started = Instant::now();
+        let reply = c.send(blpop().timeout(Duration::from_secs(4))).await;
+        check(
+            "BLPOP with its own deadline times out with nil",
+            reply,
+            Value::Nil,
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(1400),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // In a pipeline without a timeout of its own, its longest command timeout applies to all of it.
+        let p = Pipeline::new()
+            .cmd(Cmd::new("SET").arg(&k).arg(1))
+            .cmd(blpop().timeout(Duration::from_secs(4)));
+        expect_results(
+            &c.pipeline(&p).await.expect("pipeline"),
+            &[Ok(ok()), Ok(Value::Nil)],
+        );
+        // The pipeline's own timeout wins.
+        let p = p.timeout(Duration::from_millis(300));
+        expect_results(
+            &c.pipeline(&p).await.expect("pipeline"),
+            &[Ok(ok()), Err(ErrorKind::Timeout)],
+        );
+
+        // A cluster client (5 s by default) honours a shorter one.
+        let c = cluster_client().await;
+        let started = Instant::now();
+        let err = c
+            .send(blpop().timeout(Duration::from_millis(300)))
+            .await
+            .expect_err("its own deadline");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
 fn ok() -> Value {
     Value::Status(Bytes::from_static(b"OK"))
 }
