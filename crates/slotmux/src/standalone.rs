@@ -137,7 +137,7 @@ impl Standalone {
             {
                 out.push(self.exclusive(cmd, deadline));
             }
-            join_in_order(out).await
+            futures_util::future::join_all(out).await
         };
         // One after the other: `[LPUSH q x, BLPOP q 1]` must see the push.
         let batch = batch.await;
@@ -183,30 +183,6 @@ impl Standalone {
             None => Err(missing_reply()),
         }
     }
-}
-
-/// Awaits futures concurrently and returns their outputs in the order given.
-async fn join_in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (fut, out) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *out = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 fn missing_reply() -> Error {
