@@ -70,6 +70,17 @@ impl Error {
         Error::new(kind, format!("{err}"))
     }
 
+    /// This failure as [`ErrorKind::Indeterminate`] (a command that may have run and is not re-sent),
+    /// keeping what happened as the detail; an error of that kind already is returned as it is, so its
+    /// text does not repeat.
+    pub(crate) fn into_indeterminate(self) -> Error {
+        if self.kind == ErrorKind::Indeterminate {
+            self
+        } else {
+            Error::new(ErrorKind::Indeterminate, self.to_string())
+        }
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind

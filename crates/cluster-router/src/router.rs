@@ -2,7 +2,7 @@
 //! the redirect/retry loop, pipelines, transactions, fan-out and the refresh task.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use cluster_topology::{NodeAddr, Redirect, Topology, choose_view};
 use futures_util::future::{join, join_all, join3};
 use hash_slot::Slot;
-use multiplexer::{ConnectionConfig, Multiplexer, Pool};
+use multiplexer::{ConnectionConfig, Dedicated, Multiplexer, Pool};
 use resp_codec::{EncodedCommand, Frame};
 use smallvec::SmallVec;
 use tokio::sync::OnceCell;
@@ -127,16 +127,16 @@ pub(crate) struct Inner {
     asking: EncodedCommand,
     multi: EncodedCommand,
     exec: EncodedCommand,
+    /// The connections opened for one blocking command each.
+    dedicated: Dedicated,
+    /// Set by [`Router::close`]. Read only on slow paths (a failed attempt, a first connect), so the
+    /// command path pays nothing for it: after a close the pools fail every command with `Closed`.
+    closed: AtomicBool,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.gate.close();
-        for h in lock(&self.registry).values() {
-            if let Some(p) = h.pool.get() {
-                p.close();
-            }
-        }
+        self.close();
     }
 }
 
@@ -391,6 +391,14 @@ impl Router {
     pub fn request_refresh(&self) {
         self.inner.gate.request();
     }
+
+    /// Closes the router for every clone of it: stops the refresh task and closes every connection.
+    /// Commands already written on a shared connection get their replies (for at most the connections'
+    /// `command_timeout`); blocking commands on connections of their own, commands not yet written and
+    /// later calls fail with [`ErrorKind::Closed`], and nothing is retried or reconnected.
+    pub fn close(&self) {
+        self.inner.close();
+    }
 }
 
 impl Inner {
@@ -410,10 +418,35 @@ impl Inner {
             asking: EncodedCommand::from_args(["ASKING"]),
             multi: EncodedCommand::from_args(["MULTI"]),
             exec: EncodedCommand::from_args(["EXEC"]),
+            dedicated: Dedicated::new(),
+            closed: AtomicBool::new(false),
             config,
         };
         inner.install(&mut lock(&inner.registry), topo);
         inner
+    }
+
+    /// Stops the refresh task and closes every connection: shared ones finish the commands already
+    /// accepted (see [`Pool::close`]), dedicated ones fail their blocking command at once.
+    fn close(&self) {
+        // Before the pools close, so that a command failing with `Closed` sees the flag and is not retried.
+        self.closed.store(true, Ordering::SeqCst);
+        self.gate.close();
+        self.dedicated.close();
+        for h in lock(&self.registry).values() {
+            if let Some(p) = h.pool.get() {
+                p.close();
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The error of a command that meets a closed router.
+    fn closed_error() -> Error {
+        Error::new(ErrorKind::Closed, "the router was closed")
     }
 
     // ---- topology -------------------------------------------------------------------------------------
@@ -498,6 +531,9 @@ impl Inner {
         node: &'h NodeHandle,
         deadline: Instant,
     ) -> Result<&'h Pool, Fail> {
+        if self.is_closed() {
+            return Err(Fail::not_sent(Inner::closed_error()));
+        }
         let connect = node.pool.get_or_try_init(|| async {
             let cfg = self.config.node_connection(&node.key);
             Pool::connect(cfg, self.config.connections_per_node)
@@ -505,6 +541,11 @@ impl Inner {
                 .map_err(Fail::from_mux)
         });
         match tokio::time::timeout_at(deadline, connect).await {
+            Ok(Ok(pool)) if self.is_closed() => {
+                // Made while the router closed: `close` may have missed it.
+                pool.close();
+                Err(Fail::not_sent(Inner::closed_error()))
+            }
             Ok(r) => r,
             Err(_) => Err(Fail {
                 err: Error::new(ErrorKind::Timeout, format!("{}: connect", node.key)),
@@ -688,23 +729,10 @@ impl Inner {
         asking: bool,
         deadline: Instant,
     ) -> Result<Frame, Fail> {
-        // Closing waits up to `command_timeout` for replies still due; a blocking command past its deadline
-        // must not stay live on the server meanwhile (a BLPOP would pop an element nobody receives).
-        let cfg = self
-            .config
-            .node_connection(&node.key)
-            .command_timeout(std::time::Duration::from_millis(1));
-        let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(cfg)).await {
-            Ok(Ok(mux)) => mux,
-            Ok(Err(e)) => return Err(Fail::from_mux(e)),
-            Err(_) => {
-                let err = Error::new(ErrorKind::Timeout, format!("{}: connect", node.key));
-                return Err(Fail::not_sent(err));
-            }
-        };
-        let result = if asking {
-            let batch = [self.asking.clone(), cmd.clone()];
-            match mux.send_batch(&batch, deadline).await.pop() {
+        let cfg = self.config.node_connection(&node.key);
+        if asking {
+            let batch = [&self.asking, cmd];
+            match self.dedicated.send_batch(cfg, &batch, deadline).await.pop() {
                 Some(r) => r.map_err(Fail::from_mux),
                 None => Err(Fail::not_sent(Error::new(
                     ErrorKind::Protocol,
@@ -712,10 +740,11 @@ impl Inner {
                 ))),
             }
         } else {
-            mux.send_by(cmd, deadline).await.map_err(Fail::from_mux)
-        };
-        mux.close();
-        result
+            self.dedicated
+                .send(cfg, cmd, deadline)
+                .await
+                .map_err(Fail::from_mux)
+        }
     }
 
     /// The redirect / retry loop of one command. `first` is a result already obtained (from a pipeline
@@ -742,6 +771,9 @@ impl Inner {
                         None => match self.route(&target, info.readonly) {
                             Some(n) => (n, false),
                             None => {
+                                if self.is_closed() {
+                                    return Err(Inner::closed_error());
+                                }
                                 self.gate.request();
                                 if !Box::pin(self.pause(&mut backoff, deadline)).await {
                                     return Err(Error::new(
@@ -800,11 +832,14 @@ impl Inner {
                     if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
                         return Err(fail.err);
                     }
+                    if fail.err.kind() == ErrorKind::Closed && self.is_closed() {
+                        return Err(Inner::closed_error());
+                    }
                     // The node may be gone: learn the topology from another node.
                     self.gate.request();
                     if fail.sent && !(opts.retry_safe || info.is_idempotent(cmd)) {
                         bump(&self.counters.indeterminate);
-                        return Err(Error::new(ErrorKind::Indeterminate, fail.err.to_string()));
+                        return Err(fail.err.into_indeterminate());
                     }
                     if !Box::pin(self.pause(&mut backoff, deadline)).await {
                         return Err(fail.err);
@@ -1264,13 +1299,16 @@ impl Inner {
                     if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
                         return Err(fail.err);
                     }
+                    if fail.err.kind() == ErrorKind::Closed && self.is_closed() {
+                        return Err(Inner::closed_error());
+                    }
                     self.gate.request();
                     let any_sent = replies
                         .iter()
                         .any(|r| r.as_ref().err().is_none_or(|f| f.sent));
                     if any_sent && !(opts.retry_safe || idempotent) {
                         bump(&self.counters.indeterminate);
-                        return Err(Error::new(ErrorKind::Indeterminate, fail.err.to_string()));
+                        return Err(fail.err.into_indeterminate());
                     }
                     if !self.pause(&mut backoff, deadline).await {
                         return Err(fail.err);
@@ -1292,6 +1330,7 @@ impl Inner {
             refresh_requests: self.gate.requests.load(Ordering::Relaxed),
             refreshes: get(&c.refreshes),
             topology_changes: get(&c.topology_changes),
+            blocking_connections: self.dedicated.open(),
             ..RouterStats::default()
         };
         for (key, h) in lock(&self.registry).iter() {

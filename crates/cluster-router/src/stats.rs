@@ -24,6 +24,9 @@ pub struct RouterStats {
     pub connects: u64,
     /// Reconnects after a lost connection, over every node.
     pub reconnects: u64,
+    /// Connections open right now for one blocking command each (`BLPOP`, `XREAD ... BLOCK`); not
+    /// counted in `connects` or in the nodes' `in_flight`.
+    pub blocking_connections: usize,
     /// Per node: address and commands in flight.
     pub nodes: Vec<NodeStats>,
 }

@@ -50,6 +50,8 @@ mod config;
 #[cfg(not(loom))]
 mod conn;
 #[cfg(not(loom))]
+mod dedicated;
+#[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
 mod mux;
@@ -61,6 +63,7 @@ mod task;
 #[cfg(not(loom))]
 pub use crate::{
     config::{ConnectionConfig, Protocol, ProtocolVersion},
+    dedicated::Dedicated,
     error::{Error, ErrorKind},
     group::ConnectionGroup,
     mux::{Multiplexer, Pool},

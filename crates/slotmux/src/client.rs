@@ -358,7 +358,7 @@ impl Client {
     /// node commands, write and read batches, timeouts and in-flight commands.
     pub fn stats(&self) -> Stats {
         match &self.inner.backend {
-            Backend::Standalone(s) => Stats::from_pool(&s.pool),
+            Backend::Standalone(s) => Stats::from_standalone(s),
             Backend::Cluster(router) => Stats::from_router(router.stats()),
         }
     }
@@ -374,16 +374,17 @@ impl Client {
         }
     }
 
-    /// Closes every connection; commands in flight and later calls fail with [`ErrorKind::Closed`].
-    /// Affects every clone of this client.
+    /// Closes every connection, for every clone of this client. Commands already accepted by a shared
+    /// connection still get their replies (for at most the command timeout); later calls fail with
+    /// [`ErrorKind::Closed`]; a blocking command on a connection of its own (`BLPOP`) ends at once with
+    /// [`ErrorKind::Indeterminate`], since the server may have served it just before.
     pub fn close(&self) {
-        // The flag refuses later calls on a cluster client, whose router has no close of its own and
-        // shuts its connections when the last clone of the client is dropped; closing a standalone pool
-        // also fails its callers still waiting for a slot.
+        // The flag refuses later calls before they reach a backend; closing the connections fails the
+        // callers still waiting for a slot and the blocking commands on connections of their own.
         self.inner.closed.store(true, Ordering::Relaxed);
         match &self.inner.backend {
-            Backend::Standalone(s) => s.pool.close(),
-            Backend::Cluster(_) => {}
+            Backend::Standalone(s) => s.close(),
+            Backend::Cluster(router) => router.close(),
         }
     }
 }

@@ -2,17 +2,13 @@
 //! cluster client applies (blocking commands on a connection of their own, connection-state commands refused).
 
 use cluster_router::{CommandRules, ConnectionUse};
-use multiplexer::{ConnectionConfig, Multiplexer, Pool};
+use multiplexer::{ConnectionConfig, Dedicated, Pool};
 use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
 use crate::client::{from_mux, from_router};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
-
-/// How long closing a blocking command's own connection waits for a reply still due: the shortest the
-/// multiplexer takes, since by then the caller has its answer or has given up.
-const EXCLUSIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// One server behind a pool of multiplexed connections.
 ///
@@ -27,6 +23,8 @@ struct Rest {
     rules: CommandRules,
     /// The settings of the pool's connections, for a connection opened for one blocking command.
     config: ConnectionConfig,
+    /// The connections opened for one blocking command each.
+    dedicated: Dedicated,
     multi: EncodedCommand,
     exec: EncodedCommand,
 }
@@ -38,6 +36,7 @@ impl Standalone {
             rest: Box::new(Rest {
                 rules: CommandRules::builtin(),
                 config,
+                dedicated: Dedicated::new(),
                 multi: EncodedCommand::from_args(["MULTI"]),
                 exec: EncodedCommand::from_args(["EXEC"]),
             }),
@@ -57,28 +56,23 @@ impl Standalone {
 
     /// `cmd` on a connection opened for it and closed after it, so a `BLPOP` holds no other caller's reply.
     pub(crate) async fn exclusive(&self, cmd: &EncodedCommand, deadline: Instant) -> Result<Frame> {
-        // A close waits up to `command_timeout` for replies still due. A blocking command past its
-        // deadline must not stay live on the server meanwhile (a `BLPOP` would pop an element nobody
-        // receives), so this connection closes at once.
-        let config = self
-            .rest
-            .config
-            .clone()
-            .command_timeout(EXCLUSIVE_CLOSE_GRACE);
-        let connect = Multiplexer::connect(config);
-        let mux = match tokio::time::timeout_at(deadline, connect).await {
-            Ok(Ok(mux)) => mux,
-            Ok(Err(e)) => return Err(from_mux(e)),
-            Err(_) => {
-                return Err(Error::with_message(
-                    ErrorKind::Timeout,
-                    "connecting for a blocking command",
-                ));
-            }
-        };
-        let reply = mux.send_by(cmd, deadline).await.map_err(from_mux);
-        mux.close();
-        reply
+        self.rest
+            .dedicated
+            .send(self.rest.config.clone(), cmd, deadline)
+            .await
+            .map_err(from_mux)
+    }
+
+    /// Connections open right now for one blocking command each.
+    pub(crate) fn blocking_connections(&self) -> usize {
+        self.rest.dedicated.open()
+    }
+
+    /// Closes the shared connections (commands already accepted still get their replies) and the
+    /// blocking commands' own connections (those commands fail with `Closed` at once).
+    pub(crate) fn close(&self) {
+        self.pool.close();
+        self.rest.dedicated.close();
     }
 
     /// Every command of a pipeline. The common case (no blocking or connection-state command) is one

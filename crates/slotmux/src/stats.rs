@@ -25,6 +25,10 @@ pub struct Stats {
     pub connects: u64,
     /// Reconnects after a lost connection, over every node.
     pub reconnects: u64,
+    /// Connections open right now for one blocking command each (`BLPOP`, `XREAD ... BLOCK`): such a
+    /// command would hold every other caller's reply behind it on a shared connection. Not counted in
+    /// `connects` or in the nodes' `in_flight`.
+    pub blocking_connections: usize,
     /// One entry per node with connections, sorted by address.
     pub nodes: Vec<NodeStats>,
 }
@@ -60,6 +64,7 @@ impl Stats {
             topology_changes: s.topology_changes,
             connects: s.connects,
             reconnects: s.reconnects,
+            blocking_connections: s.blocking_connections,
             nodes: s
                 .nodes
                 .into_iter()
@@ -76,11 +81,13 @@ impl Stats {
         }
     }
 
-    pub(crate) fn from_pool(pool: &multiplexer::Pool) -> Stats {
+    pub(crate) fn from_standalone(backend: &crate::standalone::Standalone) -> Stats {
+        let pool = &backend.pool;
         let s = pool.stats();
         Stats {
             connects: s.connects,
             reconnects: s.reconnects,
+            blocking_connections: backend.blocking_connections(),
             nodes: vec![NodeStats {
                 addr: pool.addr().to_string(),
                 in_flight: pool.in_flight(),

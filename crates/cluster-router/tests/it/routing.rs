@@ -610,54 +610,113 @@ fn reads_go_to_replicas_when_asked() {
     );
 }
 
+/// A router whose connections carry a client name of their own, and a count of that name's connections
+/// over the masters (`CLIENT LIST`, on connections of the test's own).
+async fn named_router(tag: &str) -> (Router, NamedConnections) {
+    let name = format!("{tag}{:08x}", rand::random::<u32>());
+    let mut config = cluster_router::RouterConfig::new(seeds());
+    config.connection = multiplexer::ConnectionConfig::new("").client_name(name.as_str());
+    let router = Router::connect(config).await.expect("connect");
+    (router, NamedConnections(format!("name={name} ")))
+}
+
+struct NamedConnections(String);
+
+impl NamedConnections {
+    async fn count(&self) -> usize {
+        let pattern = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            shared_cluster()
+                .masters()
+                .iter()
+                .map(|n| {
+                    n.cli(&["CLIENT", "LIST"])
+                        .unwrap_or_default()
+                        .matches(&pattern)
+                        .count()
+                })
+                .sum()
+        })
+        .await
+        .expect("join")
+    }
+
+    /// Waits up to 5 s for every one of them to be gone.
+    async fn wait_all_closed(&self, after: &str) {
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.count().await;
+            if n == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "{n} connections still open after {after}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 #[test]
 fn dropping_the_last_handle_closes_every_connection() {
-    let cluster = shared_cluster();
-    let seeds = seeds();
-    let name = format!("drop{:08x}", rand::random::<u32>());
-    let pattern = format!("name={name} ");
-    let count = move || -> usize {
-        cluster
-            .masters()
-            .iter()
-            .map(|n| {
-                n.cli(&["CLIENT", "LIST"])
-                    .unwrap_or_default()
-                    .matches(&pattern)
-                    .count()
-            })
-            .sum()
-    };
     run(Duration::from_secs(30), async move {
-        let mut config = cluster_router::RouterConfig::new(seeds);
-        config.connection = multiplexer::ConnectionConfig::new("").client_name(name);
-        let router = Router::connect(config).await.expect("connect");
+        let (router, connections) = named_router("drop").await;
         let clone = router.clone();
         router
             .send(&cmd(["SET", "drop-test", "1"]), &router.options())
             .await
             .expect("SET");
-        let count2 = count.clone();
-        assert_eq!(
-            tokio::task::spawn_blocking(count2).await.expect("join"),
-            3,
-            "one connection per master"
-        );
+        assert_eq!(connections.count().await, 3, "one connection per master");
         drop(router);
         drop(clone);
-        let end = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let count = count.clone();
-            let n = tokio::task::spawn_blocking(count).await.expect("join");
-            if n == 0 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "{n} connections still open after drop"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        connections.wait_all_closed("drop").await;
+    });
+}
+
+#[test]
+fn close_closes_every_connection_and_nothing_is_retried() {
+    run(Duration::from_secs(30), async move {
+        let (router, connections) = named_router("close").await;
+        let clone = router.clone();
+        let stream = prefix("close-stream");
+        // Read-only, so re-sending it is safe: after the close it must still not be retried.
+        let xread = {
+            let router = router.clone();
+            tokio::spawn(async move {
+                let read = cmd(["XREAD", "BLOCK", "10000", "STREAMS", stream.as_str(), "$"]);
+                router
+                    .send(&read, &SendOptions::with_timeout(Duration::from_secs(15)))
+                    .await
+            })
+        };
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        while router.stats().blocking_connections != 1 {
+            assert!(tokio::time::Instant::now() < until, "XREAD never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        assert_eq!(
+            connections.count().await,
+            4,
+            "one connection per master and the XREAD's own"
+        );
+
+        let started = tokio::time::Instant::now();
+        router.close();
+        let err = xread.await.expect("join").expect_err("XREAD after close");
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        let err = clone
+            .send(&cmd(["GET", "close-test"]), &clone.options())
+            .await
+            .expect_err("GET after close");
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "retried after close: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(router.stats().blocking_connections, 0);
+        connections.wait_all_closed("close").await;
     });
 }
 

@@ -293,3 +293,58 @@ async fn dropping_the_last_handle_ends_the_tasks() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedicated_connections_are_counted_and_close_with_their_owner() {
+    bounded(Duration::from_secs(20), async {
+        let config = ConnectionConfig::new(test_support::shared_server().addr());
+        let dedicated = multiplexer::Dedicated::new();
+        let soon = || Instant::now() + Duration::from_secs(5);
+
+        // One call, one connection, closed after it.
+        let replies = dedicated
+            .send_batch(
+                config.clone(),
+                &[
+                    cmd(["SET", "basic:dedicated", "d"]),
+                    cmd(["GET", "basic:dedicated"]),
+                ],
+                soon(),
+            )
+            .await;
+        let replies: Vec<Frame> = replies.into_iter().map(|r| r.expect("reply")).collect();
+        assert_eq!(replies, [Frame::SimpleString("OK".into()), bulk("d")]);
+        assert_eq!((dedicated.open(), dedicated.opened()), (0, 1));
+
+        // Open while its command blocks; a clone's close ends it at once.
+        let blocked = {
+            let (dedicated, config) = (dedicated.clone(), config.clone());
+            tokio::spawn(async move {
+                let blpop = cmd(["BLPOP", "basic:dedicated:none", "10"]);
+                dedicated
+                    .send(config, &blpop, Instant::now() + Duration::from_secs(15))
+                    .await
+            })
+        };
+        crate::eventually(|| dedicated.open() == 1).await;
+        let started = Instant::now();
+        dedicated.clone().close();
+        let err = blocked.await.expect("join").expect_err("closed");
+        assert!(err.may_have_been_sent(), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!((dedicated.open(), dedicated.opened()), (0, 2));
+
+        // Nothing opens after the close.
+        let err = dedicated
+            .send(config, &cmd(["PING"]), soon())
+            .await
+            .expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::Closed);
+        assert_eq!(dedicated.opened(), 2);
+    })
+    .await;
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use slotmux::{Bytes, Client, Cmd, ErrorKind, Pipeline, Value};
 use test_support::Role;
 
-use crate::{check, key, run, run_serial, shared_client};
+use crate::{check, eventually, key, run, run_serial, shared_client};
 
 async fn cluster_client() -> Client {
     Client::builder()
@@ -462,5 +462,82 @@ fn read_from_replicas_sends_reads_to_replicas() {
             c.get(&k).await.expect("GET");
         }
         assert_eq!(replies_from_replicas(&c), 0);
+    });
+}
+
+/// `blocked_clients` of `INFO clients` from a server, read on a connection of the test's own.
+fn blocked_clients(server: &test_support::Server) -> i64 {
+    let info = server
+        .command(&["INFO", "clients"])
+        .expect("INFO clients")
+        .text()
+        .expect("INFO text");
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+/// A `BLPOP` on its own connection shows in the stats while it blocks, and `close` ends it at once, on
+/// the client and on the server, instead of leaving it to wait out its 10 s.
+async fn close_ends_blocking_commands(c: Client, list: String, server: &test_support::Server) {
+    c.del(&list).await.expect("clean up");
+    assert_eq!(c.stats().blocking_connections, 0);
+    let blocker = {
+        let c = c.clone();
+        let list = list.clone();
+        tokio::spawn(async move {
+            c.query::<Option<Vec<Bytes>>>(
+                Cmd::new("BLPOP")
+                    .arg(&list)
+                    .arg(10)
+                    .timeout(Duration::from_secs(15)),
+            )
+            .await
+        })
+    };
+    eventually(Duration::from_secs(3), || {
+        c.stats().blocking_connections == 1
+    })
+    .await;
+    eventually(Duration::from_secs(3), || blocked_clients(server) >= 1).await;
+
+    let started = Instant::now();
+    c.close();
+    let err = blocker.await.expect("task").expect_err("BLPOP after close");
+    // Written, so it may have popped an element just before the close: not `Closed`, which says "not sent".
+    assert_eq!(err.kind(), ErrorKind::Indeterminate, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "BLPOP ended {:?} after close",
+        started.elapsed()
+    );
+    assert_eq!(c.stats().blocking_connections, 0);
+    // The server dropped the blocked client, so a later push is not popped by nobody.
+    eventually(Duration::from_secs(3), || blocked_clients(server) == 0).await;
+    let err = c
+        .send(Cmd::new("BLPOP").arg(&list).arg(1))
+        .await
+        .expect_err("calls after close");
+    assert_eq!(err.kind(), ErrorKind::Closed);
+}
+
+#[test]
+fn close_ends_blocking_commands_on_one_server() {
+    run_serial(Duration::from_secs(30), async {
+        let c = shared_client().await;
+        let server = test_support::shared_server();
+        close_ends_blocking_commands(c, key("close:list"), server).await;
+    });
+}
+
+#[test]
+fn close_ends_blocking_commands_on_a_cluster() {
+    run_serial(Duration::from_secs(30), async {
+        let c = cluster_client().await;
+        let list = key("close:list");
+        let cluster = test_support::shared_cluster();
+        let owner = cluster.slot_owner(slot_of(&list)).expect("slot owner");
+        close_ends_blocking_commands(c, list, cluster.node(owner).server()).await;
     });
 }

@@ -1,0 +1,162 @@
+//! [`Dedicated`]: connections opened for one call each, counted and closed with the client that owns them.
+
+use std::borrow::Borrow;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use resp_codec::{EncodedCommand, Frame};
+use tokio::time::Instant;
+
+use crate::config::ConnectionConfig;
+use crate::error::{Error, ErrorKind};
+use crate::mux::Multiplexer;
+
+/// How long closing a dedicated connection waits for a reply still due. A close normally waits up to
+/// `command_timeout`, but by the time a dedicated connection closes its one caller has its answer or has
+/// given up, and a blocking command left live on the server (a `BLPOP` past its caller's deadline) would
+/// take an element nobody receives. 1 ms is the shortest wait the connection's sweep honours.
+const CLOSE_GRACE: Duration = Duration::from_millis(1);
+
+/// Connections opened for one call each and closed right after it: a blocking command (`BLPOP`,
+/// `XREAD ... BLOCK`) on a shared connection would hold every other caller's reply behind it.
+///
+/// Every open one is tracked, so that [`Dedicated::open`] can report them and [`Dedicated::close`] closes
+/// them with the rest of their client (their callers get `Closed` at once instead of waiting out a long
+/// `BLPOP`). Cheap to clone; clones share the set.
+#[derive(Clone, Debug, Default)]
+pub struct Dedicated {
+    inner: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    closed: bool,
+    next_id: u64,
+    /// The open connections by id. A handful at most in practice (one per blocking call under way), so
+    /// a vector beats a map.
+    open: Vec<(u64, Multiplexer)>,
+    /// Connections opened so far.
+    opened: u64,
+}
+
+impl Dedicated {
+    /// An empty set.
+    pub fn new() -> Dedicated {
+        Dedicated::default()
+    }
+
+    /// Opens a connection with `config` (within `deadline`), sends `cmds` on it as one batch, and closes it.
+    /// One result per command, in order. A connection that cannot be made in time fails every command with
+    /// [`ErrorKind::Connect`] (never sent); after [`Dedicated::close`] every command fails with
+    /// [`ErrorKind::Closed`].
+    pub async fn send_batch<C: Borrow<EncodedCommand>>(
+        &self,
+        config: ConnectionConfig,
+        cmds: &[C],
+        deadline: Instant,
+    ) -> Vec<Result<Frame, Error>> {
+        let guard = match self.open_one(config, deadline).await {
+            Ok(guard) => guard,
+            Err(e) => return vec![Err(e); cmds.len()],
+        };
+        let replies = guard.mux.send_batch(cmds, deadline).await;
+        drop(guard);
+        replies
+    }
+
+    /// [`Dedicated::send_batch`] for one command.
+    pub async fn send(
+        &self,
+        config: ConnectionConfig,
+        cmd: &EncodedCommand,
+        deadline: Instant,
+    ) -> Result<Frame, Error> {
+        let guard = self.open_one(config, deadline).await?;
+        guard.mux.send_by(cmd, deadline).await
+    }
+
+    /// How many dedicated connections are open right now.
+    pub fn open(&self) -> usize {
+        self.state().open.len()
+    }
+
+    /// How many dedicated connections were opened so far.
+    pub fn opened(&self) -> u64 {
+        self.state().opened
+    }
+
+    /// Closes every open dedicated connection (their callers get [`ErrorKind::Closed`] within about
+    /// [`CLOSE_GRACE`]) and refuses new ones.
+    pub fn close(&self) {
+        let open = {
+            let mut state = self.state();
+            state.closed = true;
+            std::mem::take(&mut state.open)
+        };
+        for (_, mux) in open {
+            mux.close();
+        }
+    }
+
+    /// A poisoned lock is still consistent: every change under it is one push, one removal or one flag.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn open_one(
+        &self,
+        config: ConnectionConfig,
+        deadline: Instant,
+    ) -> Result<OpenGuard<'_>, Error> {
+        if self.state().closed {
+            return Err(Error::new(ErrorKind::Closed));
+        }
+        let config = config.command_timeout(CLOSE_GRACE);
+        let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(config)).await {
+            Ok(Ok(mux)) => mux,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(Error::with_message(
+                    ErrorKind::Connect,
+                    "the deadline passed while connecting for a command of its own",
+                ));
+            }
+        };
+        let mut state = self.state();
+        if state.closed {
+            // Closed while connecting: this connection must not outlive the close.
+            drop(state);
+            mux.close();
+            return Err(Error::new(ErrorKind::Closed));
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.opened += 1;
+        state.open.push((id, mux.clone()));
+        drop(state);
+        Ok(OpenGuard {
+            owner: self,
+            id,
+            mux,
+        })
+    }
+}
+
+/// One open dedicated connection; dropping it (after the call, or when the caller's future is dropped)
+/// closes the connection and forgets it.
+struct OpenGuard<'a> {
+    owner: &'a Dedicated,
+    id: u64,
+    mux: Multiplexer,
+}
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.owner.state();
+        if let Some(i) = state.open.iter().position(|(id, _)| *id == self.id) {
+            state.open.swap_remove(i);
+        }
+        drop(state);
+        self.mux.close();
+    }
+}
