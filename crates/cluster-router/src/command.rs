@@ -35,6 +35,11 @@ pub(crate) enum Route {
     FanOut(Merge),
     /// A multi-key command that may be split per slot.
     Split(SplitKind),
+    /// Waits for the writes sent before it *on the same connection* (WAIT: until replicas acknowledge
+    /// them; WAITAOF: until they are in the AOF). A caller's writes may be on any connection of any
+    /// master, so it runs on every one of them, and the smallest count is the reply: the guarantee that
+    /// holds for all of them (see `wait.rs`).
+    EveryConnection,
     /// Changes the state of the connection it runs on (MULTI, WATCH, SELECT, SUBSCRIBE, ...).
     /// Node connections are shared by every caller, so such a command would leak into other callers'
     /// commands (a stray MULTI would queue them all): refused before sending.
@@ -89,7 +94,7 @@ pub(crate) struct CommandInfo {
     pub(crate) idempotency: Idempotency,
     /// The real command is `NAME SUBCOMMAND` (SCRIPT LOAD, OBJECT ENCODING): look up `NAME|SUB` first.
     pub(crate) container: bool,
-    /// May block the connection until data arrives (BLPOP, XREAD BLOCK, WAIT).
+    /// May block the connection until data arrives (BLPOP, XREAD BLOCK).
     pub(crate) blocking: Blocking,
 }
 
@@ -98,7 +103,7 @@ pub(crate) struct CommandInfo {
 pub(crate) enum Blocking {
     /// Never blocks.
     No,
-    /// Always may block (BLPOP, BZPOPMIN, WAIT, ...).
+    /// Always may block (BLPOP, BZPOPMIN, ...).
     Always,
     /// Blocks only with a `BLOCK` argument (XREAD, XREADGROUP).
     WithBlockArg,
@@ -484,6 +489,17 @@ const fn fan(merge: Merge, readonly: bool) -> CommandInfo {
         blocking: Blocking::No,
     }
 }
+const fn every_connection() -> CommandInfo {
+    CommandInfo {
+        keys: KeySpec::None,
+        route: Route::EveryConnection,
+        readonly: false,
+        // Waiting again for writes already acknowledged answers at once, with the same or a higher count.
+        idempotency: Idempotency::Always,
+        container: false,
+        blocking: Blocking::No,
+    }
+}
 const fn split(kind: SplitKind, step: u8, readonly: bool, idempotency: Idempotency) -> CommandInfo {
     CommandInfo {
         keys: KeySpec::Range {
@@ -770,7 +786,8 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("INFO", any(true)),
     ("LASTSAVE", any(true)),
     ("PUBLISH", any(false)),
-    ("WAIT", blocking(any(false))),
+    ("WAIT", every_connection()),
+    ("WAITAOF", every_connection()),
     ("CONFIG", any(false)),
     ("CLIENT", container(any(false))),
     ("CLIENT|REPLY", stateful()),
@@ -876,6 +893,8 @@ mod tests {
         assert_eq!(route(&["mget", "a", "b"]), Route::Split(SplitKind::Values));
         assert_eq!(route(&["UNLINK", "a"]), Route::Split(SplitKind::Sum));
         assert_eq!(route(&["KEYS", "*"]), Route::FanOut(Merge::Concat));
+        assert_eq!(route(&["wait", "1", "0"]), Route::EveryConnection);
+        assert_eq!(route(&["WAITAOF", "1", "0", "0"]), Route::EveryConnection);
         assert_eq!(route(&["multi"]), Route::ConnectionState);
         assert_eq!(route(&["SUBSCRIBE", "ch"]), Route::ConnectionState);
         assert_eq!(route(&["CLIENT", "REPLY", "OFF"]), Route::ConnectionState);
@@ -891,7 +910,7 @@ mod tests {
         };
         check(&["BLPOP", "k", "1"], true);
         check(&["bzpopmin", "k", "0"], true);
-        check(&["WAIT", "1", "100"], true);
+        check(&["WAIT", "1", "100"], false);
         check(&["XREAD", "STREAMS", "s", "0"], false);
         check(&["XREAD", "block", "100", "STREAMS", "s", "$"], true);
         check(&["LPOP", "k"], false);

@@ -38,9 +38,14 @@
 //! `SUBSCRIBE`, `CLIENT REPLY`, `AUTH`, `HELLO`, `READONLY`, ...) are refused with [`ErrorKind::InvalidInput`]
 //! before anything is sent: node connections are shared by every caller, and a stray `MULTI` would queue
 //! everyone else's commands. Use [`Router::transaction`] for `MULTI`/`EXEC`.
-//! Blocking commands (`BLPOP`, `BZPOPMIN`, `BLMOVE`, `XREAD ... BLOCK`, `WAIT`, ...) run on a connection of
+//! Blocking commands (`BLPOP`, `BZPOPMIN`, `BLMOVE`, `XREAD ... BLOCK`, ...) run on a connection of
 //! their own, opened for the call: on the shared connection they would hold every other caller's reply behind
 //! them. Give them a deadline longer than their block timeout.
+//! `WAIT` and `WAITAOF` wait for the writes sent before them on the same connection, so they run on every
+//! connection of every master, their timeout lowered to fit the caller's deadline (`WAIT 1 0`, "forever",
+//! would otherwise hold a shared connection for good), and the reply is the smallest count: how many
+//! replicas (or AOFs) have every write this client made before the call. In a pipeline they run after the
+//! other commands have their replies.
 //!
 //! # Retry and re-send contract
 //!
@@ -97,6 +102,7 @@ mod router;
 mod rules;
 mod split;
 mod stats;
+mod wait;
 
 pub use crate::{
     config::{RouterConfig, SendOptions},
@@ -104,4 +110,5 @@ pub use crate::{
     router::{ClusterScan, Router},
     rules::{CommandRules, ConnectionUse},
     stats::{NodeStats, RouterStats},
+    wait::send_to_every_connection,
 };

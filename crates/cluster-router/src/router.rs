@@ -24,6 +24,7 @@ use crate::retry::{Backoff, Outcome, Refresh, classify, random_u64};
 use crate::rules::connection_state;
 use crate::split::{self, Part, Plan, merge_fanout, merge_split};
 use crate::stats::{Counters, NodeStats, RouterStats, bump, get};
+use crate::wait;
 
 /// One cluster node as the router sees it: its address and its connections, made on first use.
 #[derive(Debug)]
@@ -865,6 +866,7 @@ impl Inner {
             // Boxed, as the rare paths of `drive` are: a fan-out or a split joins several futures, which
             // would otherwise make every single command's future several times bigger.
             Route::FanOut(merge) => Box::pin(self.fan_out(cmd, &info, merge, opts)).await,
+            Route::EveryConnection => Box::pin(self.on_every_connection(cmd, opts)).await,
             Route::ConnectionState => Err(connection_state(cmd)),
             Route::Split(kind) => match split::plan(cmd, &info, kind) {
                 Plan::Whole(slot) => self.drive(cmd, &info, Target::Slot(slot), opts, None).await,
@@ -891,16 +893,7 @@ impl Inner {
         merge: Merge,
         opts: &SendOptions,
     ) -> Result<Frame, Error> {
-        let masters: Vec<Arc<NodeHandle>> = {
-            let view = self.view.load();
-            view.masters
-                .iter()
-                .filter_map(|&i| view.nodes.get(i).cloned())
-                .collect()
-        };
-        if masters.is_empty() {
-            return Err(Error::new(ErrorKind::NoRoute, "no master"));
-        }
+        let masters = self.master_handles()?;
         let replies = join_all(
             masters
                 .into_iter()
@@ -909,6 +902,37 @@ impl Inner {
         .await;
         let frames = replies.into_iter().collect::<Result<Vec<Frame>, Error>>()?;
         merge_fanout(merge, frames)
+    }
+
+    /// The masters of the current view that serve slots.
+    fn master_handles(&self) -> Result<Vec<Arc<NodeHandle>>, Error> {
+        let view = self.view.load();
+        let masters: Vec<Arc<NodeHandle>> = view
+            .masters
+            .iter()
+            .filter_map(|&i| view.nodes.get(i).cloned())
+            .collect();
+        if masters.is_empty() {
+            return Err(Error::new(ErrorKind::NoRoute, "no master"));
+        }
+        Ok(masters)
+    }
+
+    /// `WAIT` / `WAITAOF` on every connection of every master, connecting those not connected yet (see
+    /// `wait.rs`). Keyless, so the server never redirects or refuses it for the cluster's sake: nothing
+    /// here to retry.
+    async fn on_every_connection(
+        &self,
+        cmd: &EncodedCommand,
+        opts: &SendOptions,
+    ) -> Result<Frame, Error> {
+        let masters = self.master_handles()?;
+        let pools = join_all(masters.iter().map(|n| self.pool(n, opts.deadline)))
+            .await
+            .into_iter()
+            .map(|r| r.map_err(|fail| fail.err))
+            .collect::<Result<Vec<&Pool>, Error>>()?;
+        wait::send_to_every_connection(pools, cmd, opts.deadline).await
     }
 
     async fn pipeline(
@@ -927,6 +951,7 @@ impl Inner {
                 parts: Vec<Part>,
             },
             FanOut(CommandInfo, Merge),
+            EveryConnection,
             Invalid,
             Refused(Error),
         }
@@ -940,6 +965,7 @@ impl Inner {
                 match info.route {
                     Route::Keyed | Route::AnyMaster => Slotting::Unit(info, first_slot(cmd, &info)),
                     Route::FanOut(merge) => Slotting::FanOut(info, merge),
+                    Route::EveryConnection => Slotting::EveryConnection,
                     Route::ConnectionState => Slotting::Refused(connection_state(cmd)),
                     Route::Split(kind) => match split::plan(cmd, &info, kind) {
                         Plan::Whole(slot) => Slotting::Unit(info, slot),
@@ -957,6 +983,7 @@ impl Inner {
         // Pass 2: the units, in pipeline order, and the fan-out commands.
         let mut units = Vec::with_capacity(cmds.len());
         let mut fanouts = Vec::new();
+        let mut waits = Vec::new();
         for (cmd, plan) in cmds.iter().zip(&plans) {
             match plan {
                 Slotting::Unit(info, slot) => units.push(Unit {
@@ -970,6 +997,7 @@ impl Inner {
                     slot: Some(p.slot),
                 })),
                 Slotting::FanOut(info, merge) => fanouts.push((cmd, *info, *merge)),
+                Slotting::EveryConnection => waits.push(cmd),
                 Slotting::Invalid | Slotting::Refused(_) => {}
             }
         }
@@ -982,9 +1010,14 @@ impl Inner {
             .map(|(cmd, info, merge)| self.fan_out(cmd, info, *merge, opts));
         let (unit_results, fan_results) =
             join(self.run_units(&units, opts), join_all(fan_futs)).await;
+        // After everything else has its reply, so that a `WAIT` waits for the writes before it (and for
+        // those after it too, which only makes it wait longer, never promise more).
+        let wait_results =
+            join_all(waits.iter().map(|cmd| self.on_every_connection(cmd, opts))).await;
         // Pass 3: results in pipeline order; units and fan-outs were made in that order too.
         let mut unit_results = unit_results.into_iter();
         let mut fan_results = fan_results.into_iter();
+        let mut wait_results = wait_results.into_iter();
         let missing = || {
             Err(Error::new(
                 ErrorKind::Protocol,
@@ -1005,6 +1038,7 @@ impl Inner {
                     merge_parts(kind, keys, &parts, results)
                 }
                 Slotting::FanOut(..) => fan_results.next().unwrap_or_else(missing),
+                Slotting::EveryConnection => wait_results.next().unwrap_or_else(missing),
                 Slotting::Invalid => Err(Error::new(ErrorKind::InvalidInput, "empty command")),
                 Slotting::Refused(e) => Err(e),
             })

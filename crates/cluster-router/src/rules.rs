@@ -12,9 +12,14 @@ use crate::error::{Error, ErrorKind};
 pub enum ConnectionUse {
     /// Runs on a connection shared by every caller (almost every command).
     Shared,
-    /// May hold its connection while it waits for data (`BLPOP`, `XREAD ... BLOCK`, `WAIT`, ...): on a
+    /// May hold its connection while it waits for data (`BLPOP`, `XREAD ... BLOCK`, ...): on a
     /// shared connection every other caller's reply would wait behind it, so it needs one of its own.
     Exclusive,
+    /// Waits for the writes sent before it on the connection it runs on (`WAIT`, `WAITAOF`): a caller's
+    /// writes may have gone out on any shared connection, so it runs on every one, with its timeout
+    /// bounded by the caller's deadline, and the smallest count is the reply
+    /// ([`send_to_every_connection`](crate::send_to_every_connection)).
+    EveryConnection,
     /// Changes the state of the connection (`MULTI`, `WATCH`, `SELECT`, `SUBSCRIBE`, `CLIENT REPLY`, ...):
     /// on a shared connection it would leak into every other caller's commands, so it is refused.
     ChangesState,
@@ -39,12 +44,10 @@ impl Default for CommandRules {
     }
 }
 
-/// Commands the router's table treats as blocking or refuses for a cluster's sake, which a client of one
-/// server must run on the shared connection: `WAIT` and `WAITAOF` wait for the writes sent before them
-/// *on the same connection* (on a connection of their own they would return at once, having nothing to
-/// wait for), and `SWAPDB` swaps two databases of the whole server, which a cluster (database 0 only)
-/// refuses but one server runs.
-const ON_THE_SHARED_CONNECTION: [&[u8]; 3] = [b"WAIT", b"WAITAOF", b"SWAPDB"];
+/// Commands the router's table refuses for a cluster's sake, which a client of one server runs on the
+/// shared connection: `SWAPDB` swaps two databases of the whole server, which a cluster (database 0
+/// only) refuses but one server runs.
+const ON_THE_SHARED_CONNECTION: [&[u8]; 1] = [b"SWAPDB"];
 
 /// Names of this many bytes or more always go to the table.
 const PREFILTER_MAX_LEN: usize = 16;
@@ -55,7 +58,7 @@ impl CommandRules {
         let table = CommandTable::builtin();
         let mut maybe_special = [0u16; 26];
         for (name, info) in table.entries() {
-            let special = info.route == Route::ConnectionState
+            let special = matches!(info.route, Route::ConnectionState | Route::EveryConnection)
                 || info.blocking != Blocking::No
                 || info.container;
             // `NAME|SUB` entries are reached through their container `NAME`, marked as one itself.
@@ -100,6 +103,8 @@ impl CommandRules {
         let info = self.table.lookup(cmd);
         if info.route == Route::ConnectionState {
             ConnectionUse::ChangesState
+        } else if info.route == Route::EveryConnection {
+            ConnectionUse::EveryConnection
         } else if info.is_blocking(cmd) {
             ConnectionUse::Exclusive
         } else {
@@ -157,8 +162,8 @@ mod tests {
         check(&["CLIENT", "ID"], Shared);
         check(&["BLPOP", "k", "1"], Exclusive);
         check(&["xread", "block", "100", "STREAMS", "s", "$"], Exclusive);
-        check(&["WAIT", "1", "0"], Shared);
-        check(&["waitaof", "1", "0", "0"], Shared);
+        check(&["WAIT", "1", "0"], EveryConnection);
+        check(&["waitaof", "1", "0", "0"], EveryConnection);
         check(&["SWAPDB", "0", "1"], Shared);
         check(&["SCRIPT", "DEBUG", "YES"], ChangesState);
         check(&["CLIENT", "CACHING", "YES"], ChangesState);

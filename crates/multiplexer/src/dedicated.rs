@@ -85,8 +85,9 @@ impl Dedicated {
         self.state().opened
     }
 
-    /// Closes every open dedicated connection (their callers get [`ErrorKind::Closed`] within about
-    /// [`CLOSE_GRACE`]) and refuses new ones.
+    /// Closes every open dedicated connection and refuses new ones. Their callers fail within about a
+    /// millisecond: [`ErrorKind::ConnectionIndeterminate`] for a command already written (a `BLPOP` may have
+    /// popped just before), [`ErrorKind::Closed`] for one not yet written.
     pub fn close(&self) {
         let open = {
             let mut state = self.state();

@@ -225,6 +225,9 @@ impl Client {
                 // Boxed: blocking commands are rare, and their connect would otherwise inflate every
                 // command's future.
                 ConnectionUse::Exclusive => Box::pin(s.exclusive(&cmd, deadline)).await?,
+                ConnectionUse::EveryConnection => {
+                    Box::pin(s.on_every_connection(&cmd, deadline)).await?
+                }
                 // Changes the state of the shared connections (MULTI, WATCH, SELECT, SUBSCRIBE, ...).
                 _ => return Err(Standalone::refusal(&cmd)),
             },

@@ -63,6 +63,18 @@ impl Standalone {
             .map_err(from_mux)
     }
 
+    /// `WAIT` / `WAITAOF` on every connection of the pool, since the caller's writes may have gone out on
+    /// any of them; the smallest count is the reply.
+    pub(crate) async fn on_every_connection(
+        &self,
+        cmd: &EncodedCommand,
+        deadline: Instant,
+    ) -> Result<Frame> {
+        cluster_router::send_to_every_connection([&self.pool], cmd, deadline)
+            .await
+            .map_err(from_router)
+    }
+
     /// Connections open right now for one blocking command each.
     pub(crate) fn blocking_connections(&self) -> usize {
         self.rest.dedicated.open()
@@ -77,8 +89,8 @@ impl Standalone {
 
     /// Every command of a pipeline. The common case (no blocking or connection-state command) is one
     /// batch on the pool; otherwise the shared commands still go as one batch, then the blocking commands,
-    /// each on a connection of its own (so they see what the batch wrote), and each connection-state
-    /// command is refused alone.
+    /// each on a connection of its own (so they see what the batch wrote), and the `WAIT`s, on every
+    /// connection (so they wait for what the batch wrote); each connection-state command is refused alone.
     pub(crate) async fn pipeline(
         &self,
         cmds: &[EncodedCommand],
@@ -133,10 +145,17 @@ impl Standalone {
             }
             futures_util::future::join_all(out).await
         };
-        // One after the other: `[LPUSH q x, BLPOP q 1]` must see the push.
+        let waits = futures_util::future::join_all(
+            cmds.iter()
+                .zip(uses)
+                .filter(|(_, u)| **u == ConnectionUse::EveryConnection)
+                .map(|(cmd, _)| self.on_every_connection(cmd, deadline)),
+        );
+        // The batch first: `[LPUSH q x, BLPOP q 1]` must see the push, `[SET k v, WAIT 1 100]` wait for it.
         let batch = batch.await;
-        let blocking = blocking.await;
-        let (mut batch, mut blocking) = (batch.into_iter(), blocking.into_iter());
+        let (blocking, waits) = futures_util::future::join(blocking, waits).await;
+        let (mut batch, mut blocking, mut waits) =
+            (batch.into_iter(), blocking.into_iter(), waits.into_iter());
         cmds.iter()
             .zip(uses)
             .map(|(cmd, u)| match u {
@@ -145,6 +164,9 @@ impl Standalone {
                     None => Err(missing_reply()),
                 },
                 ConnectionUse::Exclusive => blocking.next().unwrap_or_else(|| Err(missing_reply())),
+                ConnectionUse::EveryConnection => {
+                    waits.next().unwrap_or_else(|| Err(missing_reply()))
+                }
                 _ => Err(Standalone::refusal(cmd)),
             })
             .collect()
@@ -157,12 +179,12 @@ impl Standalone {
         cmds: &[EncodedCommand],
         deadline: Instant,
     ) -> Result<Frame> {
-        // Inside MULTI a blocking command does not block (the server runs it with a zero timeout at EXEC),
-        // so only connection-state commands are refused.
+        // Inside MULTI neither a blocking command nor a WAIT blocks (the server answers them at once at
+        // EXEC), so only connection-state commands are refused.
         if let Some(cmd) = cmds.iter().find(|c| {
             !matches!(
                 self.rest.rules.connection_use(c),
-                ConnectionUse::Shared | ConnectionUse::Exclusive
+                ConnectionUse::Shared | ConnectionUse::Exclusive | ConnectionUse::EveryConnection
             )
         }) {
             return Err(Standalone::refusal(cmd));

@@ -275,7 +275,7 @@ fn a_blocking_command_does_not_hold_other_callers_on_one_server() {
             started.elapsed() >= Duration::from_millis(150),
             "XREAD did not block"
         );
-        // WAIT waits for the writes sent before it on the same connection, so it stays on the shared one
+        // WAIT waits for the writes sent before it on the same connection, so it runs on the shared one
         // (a server without replicas answers 0 at once).
         let p = Pipeline::new()
             .cmd(Cmd::new("SET").arg(&k).arg("w"))
@@ -539,5 +539,116 @@ fn close_ends_blocking_commands_on_a_cluster() {
         let cluster = test_support::shared_cluster();
         let owner = cluster.slot_owner(slot_of(&list)).expect("slot owner");
         close_ends_blocking_commands(c, list, cluster.node(owner).server()).await;
+    });
+}
+
+/// SIGCONT for a stopped node when dropped, so a failing test does not leave it stopped.
+struct Resume<'a>(&'a test_support::ClusterNode);
+
+impl Drop for Resume<'_> {
+    fn drop(&mut self) {
+        self.0.cont_signal();
+    }
+}
+
+#[test]
+fn wait_answers_for_every_master_on_a_cluster() {
+    run_serial(Duration::from_secs(60), async {
+        let cluster = test_support::shared_cluster();
+        let c = cluster_client().await;
+        let k = key("wait:k");
+        let wait = |n: u32, ms: u64| Cmd::new("WAIT").arg(n).arg(ms);
+
+        // Every master has one replica, in sync: the write is acknowledged at once.
+        c.set(&k, "1").await.expect("SET");
+        check("WAIT 1", c.query::<i64>(wait(1, 2000)).await, 1);
+        let p = Pipeline::new()
+            .cmd(Cmd::new("SET").arg(&k).arg("2"))
+            .cmd(wait(1, 2000))
+            .cmd(Cmd::new("GET").arg(&k));
+        expect_results(
+            &c.pipeline(&p).await.expect("pipeline"),
+            &[Ok(ok()), Ok(Value::Int(1)), Ok(bulk("2"))],
+        );
+
+        // "Forever" for a second replica that does not exist ends within the caller's deadline with the
+        // count reached, and holds no later command of the shared connections behind it.
+        let started = Instant::now();
+        let got = c
+            .query::<i64>(wait(2, 0).timeout(Duration::from_millis(600)))
+            .await;
+        check("WAIT 2 0 within 600 ms", got, 1);
+        assert!(
+            started.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            started.elapsed()
+        );
+        check(
+            "GET after it",
+            c.get(&k).await,
+            Some(Bytes::from_static(b"2")),
+        );
+
+        // The replica of the key's master stops: its master cannot confirm the next write, and that is
+        // the answer, whatever the other masters say.
+        let master = cluster.slot_owner(slot_of(&k)).expect("slot owner");
+        let replica = *cluster
+            .replicas_of(master)
+            .expect("replicas")
+            .first()
+            .expect("one replica");
+        let replica = cluster.node(replica);
+        replica.stop_signal();
+        let resume = Resume(replica);
+        c.set(&k, "3").await.expect("SET with the replica stopped");
+        let started = Instant::now();
+        check(
+            "WAIT 1 with the replica stopped",
+            c.query::<i64>(wait(1, 300)).await,
+            0,
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "did not wait on the key's master: {:?}",
+            started.elapsed()
+        );
+        drop(resume);
+        let start = Instant::now();
+        while c.query::<i64>(wait(1, 500)).await.expect("WAIT") != 1 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the replica never caught up"
+            );
+        }
+    });
+}
+
+#[test]
+fn wait_never_holds_a_shared_connection_past_the_deadline_on_one_server() {
+    run_serial(Duration::from_secs(30), async {
+        // The shared server has no replica: `WAIT 1 0` would block its connection for good.
+        let c = shared_client().await;
+        let k = key("wait-one:k");
+        c.set(&k, "v").await.expect("SET");
+        let started = Instant::now();
+        let got = c
+            .query::<i64>(
+                Cmd::new("WAIT")
+                    .arg(1)
+                    .arg(0)
+                    .timeout(Duration::from_millis(400)),
+            )
+            .await;
+        check("WAIT 1 0 within 400 ms", got, 0);
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            started.elapsed()
+        );
+        check(
+            "GET after it",
+            c.get(&k).await,
+            Some(Bytes::from_static(b"v")),
+        );
     });
 }
