@@ -96,6 +96,7 @@
 mod command;
 mod config;
 mod error;
+mod exec;
 mod refresh;
 mod retry;
 mod router;
@@ -107,6 +108,7 @@ mod wait;
 pub use crate::{
     config::{RouterConfig, SendOptions},
     error::{Error, ErrorKind},
+    exec::explain_execabort,
     router::{ClusterScan, Router},
     rules::{CommandRules, ConnectionUse},
     stats::{NodeStats, RouterStats},

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::command::{CommandInfo, CommandTable, Merge, Route};
 use crate::config::{RouterConfig, SendOptions};
 use crate::error::{Error, ErrorKind};
+use crate::exec::{explain_execabort, is_execabort};
 use crate::refresh::{self, RefreshGate, Timing};
 use crate::retry::{Backoff, Outcome, Refresh, classify, random_u64};
 use crate::rules::connection_state;
@@ -1288,6 +1289,16 @@ impl Inner {
                 Err(fail) => vec![Err(fail)],
             };
             let exec = replies.last().cloned();
+            // The replies to the caller's commands, for the reason of an EXECABORT.
+            let queued = || {
+                let first = if asking { 2 } else { 1 };
+                let last = replies.len().saturating_sub(1);
+                replies
+                    .get(first..last)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| r.as_ref().ok())
+            };
             match exec {
                 Some(Ok(frame)) if !is_execabort(&frame) => return Ok(frame),
                 Some(Ok(frame)) => {
@@ -1322,11 +1333,11 @@ impl Inner {
                         }
                         Some(Outcome::Refused { refresh }) => {
                             if !self.after_refusal(refresh, &mut backoff, deadline).await {
-                                return Ok(frame);
+                                return Ok(explain_execabort(frame, queued()));
                             }
                             bump(&self.counters.retries);
                         }
-                        _ => return Ok(frame),
+                        _ => return Ok(explain_execabort(frame, queued())),
                     }
                 }
                 Some(Err(fail)) => {
@@ -1384,13 +1395,6 @@ impl Inner {
         }
         stats.nodes.sort_by(|a, b| a.addr.cmp(&b.addr));
         stats
-    }
-}
-
-fn is_execabort(frame: &Frame) -> bool {
-    match frame {
-        Frame::SimpleError(b) | Frame::BulkError(b) => b.starts_with(b"EXECABORT"),
-        _ => false,
     }
 }
 

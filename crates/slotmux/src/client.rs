@@ -301,7 +301,9 @@ impl Client {
     ///
     /// The outer `Err` means the transaction did not run as a whole:
     /// - [`ErrorKind::Server`] with `EXECABORT`: the server rejected a command while queueing it (a
-    ///   wrong number of arguments, an unknown command) and discarded the transaction;
+    ///   wrong number of arguments, an unknown command) and discarded the transaction; the message ends
+    ///   with the server's reason and which command it was, e.g. `(command 2 of 3: ERR wrong number of
+    ///   arguments for 'get' command)`;
     /// - [`ErrorKind::CrossSlot`] (cluster): the keys are in more than one slot, refused before sending
     ///   (put them in one slot with a hash tag, `{user:42}:cart`);
     /// - [`ErrorKind::InvalidInput`]: a command would change the state of the shared connection

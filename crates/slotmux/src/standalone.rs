@@ -194,10 +194,13 @@ impl Standalone {
         batch.extend(cmds);
         batch.push(&self.rest.exec);
         let mut replies = self.pool.send_batch(&batch, deadline).await;
-        match replies.pop() {
-            Some(exec) => exec.map_err(from_mux),
-            None => Err(missing_reply()),
-        }
+        let exec = match replies.pop() {
+            Some(exec) => exec.map_err(from_mux)?,
+            None => return Err(missing_reply()),
+        };
+        // Past MULTI's reply: the caller's commands'.
+        let queued = replies.iter().skip(1).map(|r| r.as_ref().ok());
+        Ok(cluster_router::explain_execabort(exec, queued))
     }
 }
 

@@ -56,6 +56,12 @@ async fn transactions(c: &Client, tag: &str) {
     let err = c.transaction(&p).await.expect_err("EXECABORT");
     assert_eq!(err.kind(), ErrorKind::Server);
     assert_eq!(err.server_code(), Some("EXECABORT"));
+    // The server's reason, which it gave to the queued command, comes with it.
+    let text = err.to_string();
+    assert!(
+        text.contains("(command 2 of 2: ERR wrong number of arguments"),
+        "{text}"
+    );
     check(
         "counter after the aborted transaction",
         c.query::<i64>(Cmd::new("GET").arg(&counter)).await,
