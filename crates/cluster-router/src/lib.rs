@@ -109,7 +109,7 @@ pub use crate::{
     config::{RouterConfig, SendOptions},
     error::{Error, ErrorKind},
     exec::explain_execabort,
-    router::{ClusterScan, Router},
+    router::{ClusterScan, Router, parse_scan_reply, scan_command},
     rules::{CommandRules, ConnectionUse},
     stats::{NodeStats, RouterStats},
     wait::send_to_every_connection,

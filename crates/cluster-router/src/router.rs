@@ -1504,15 +1504,7 @@ impl ClusterScan {
                 }
             }
             let node = node.clone();
-            let mut b = resp_codec::CommandBuilder::new("SCAN");
-            b.arg(&self.cursor);
-            if let Some(p) = &self.pattern {
-                b.arg(b"MATCH").arg(p);
-            }
-            if let Some(n) = self.count {
-                b.arg(b"COUNT").arg_u64(u64::from(n));
-            }
-            let cmd = b.finish();
+            let cmd = scan_command(&self.cursor, self.pattern.as_deref(), self.count);
             let info = inner.table.lookup(&cmd);
             // Short attempts, so a dead master is noticed and replaced while the call's deadline lasts.
             let attempt = SendOptions {
@@ -1538,7 +1530,7 @@ impl ClusterScan {
                     format!("SCAN failed: {reply:?}"),
                 ));
             }
-            let (cursor, keys) = parse_scan(reply)?;
+            let (cursor, keys) = parse_scan_reply(reply)?;
             if &cursor[..] == b"0" {
                 self.at += 1;
                 self.cursor = Bytes::from_static(b"0");
@@ -1552,38 +1544,85 @@ impl ClusterScan {
     }
 }
 
-fn parse_scan(reply: Frame) -> Result<(Bytes, Vec<Bytes>), Error> {
-    let bad = |f: &Frame| Error::new(ErrorKind::Protocol, format!("unexpected SCAN reply: {f:?}"));
+/// `SCAN cursor [MATCH pattern] [COUNT count]`.
+pub fn scan_command(cursor: &[u8], pattern: Option<&[u8]>, count: Option<u32>) -> EncodedCommand {
+    let mut b = resp_codec::CommandBuilder::new("SCAN");
+    b.arg(cursor);
+    if let Some(p) = pattern {
+        b.arg(b"MATCH").arg(p);
+    }
+    if let Some(n) = count {
+        b.arg(b"COUNT").arg_u64(u64::from(n));
+    }
+    b.finish()
+}
+
+/// `SCAN`'s reply, `[cursor, [key, ...]]`, as the next cursor (`0` when the walk is over) and the keys.
+/// Anything else is a [`ErrorKind::Protocol`] error, a server error reply included.
+pub fn parse_scan_reply(reply: Frame) -> Result<(Bytes, Vec<Bytes>), Error> {
+    let bad = |why: &str| Error::new(ErrorKind::Protocol, format!("SCAN reply: {why}"));
     let Frame::Array(mut parts) = reply else {
-        return Err(bad(&reply));
+        return Err(bad(&format!("not an array: {reply:?}")));
     };
     if parts.len() != 2 {
-        return Err(bad(&Frame::Array(parts)));
+        return Err(bad("not two elements"));
     }
     let keys = parts.pop();
-    let cursor = parts.pop();
-    match (cursor, keys) {
-        (Some(Frame::BulkString(c)), Some(Frame::Array(keys))) => {
-            let keys = keys
-                .into_iter()
-                .filter_map(|k| match k {
-                    Frame::BulkString(b) => Some(b),
-                    _ => None,
-                })
-                .collect();
-            Ok((c, keys))
-        }
-        (c, k) => Err(Error::new(
-            ErrorKind::Protocol,
-            format!("unexpected SCAN reply: {c:?} {k:?}"),
-        )),
-    }
+    let cursor = match parts.pop() {
+        Some(Frame::BulkString(c) | Frame::SimpleString(c)) => c,
+        _ => return Err(bad("the cursor is not a string")),
+    };
+    let keys = match keys {
+        Some(Frame::Array(keys) | Frame::Set(keys)) => keys,
+        _ => return Err(bad("the keys are not an array")),
+    };
+    let keys = keys
+        .into_iter()
+        .map(|k| match k {
+            Frame::BulkString(k) | Frame::SimpleString(k) => Ok(k),
+            _ => Err(bad("a key is not a string")),
+        })
+        .collect::<Result<Vec<Bytes>, Error>>()?;
+    Ok((cursor, keys))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn scan_commands_and_replies() {
+        assert_eq!(
+            scan_command(b"17", Some(b"user:*"), Some(500)).bytes().as_ref(),
+            b"*6\r\n$4\r\nSCAN\r\n$2\r\n17\r\n$5\r\nMATCH\r\n$6\r\nuser:*\r\n$5\r\nCOUNT\r\n$3\r\n500\r\n"
+        );
+        assert_eq!(
+            scan_command(b"0", None, None).bytes().as_ref(),
+            b"*2\r\n$4\r\nSCAN\r\n$1\r\n0\r\n"
+        );
+        let bulk = |s: &'static str| Frame::BulkString(Bytes::from_static(s.as_bytes()));
+        let reply = Frame::Array(vec![bulk("17"), Frame::Array(vec![bulk("a"), bulk("b")])]);
+        let (cursor, keys) = parse_scan_reply(reply).expect("a page");
+        assert_eq!(cursor.as_ref(), b"17");
+        assert_eq!(keys, [Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        let end = Frame::Array(vec![bulk("0"), Frame::Array(vec![])]);
+        assert_eq!(
+            parse_scan_reply(end).expect("the last page").0.as_ref(),
+            b"0"
+        );
+        for bad in [
+            Frame::Integer(3),
+            Frame::SimpleError(Bytes::from_static(b"ERR invalid cursor")),
+            Frame::Array(vec![bulk("0")]),
+            Frame::Array(vec![Frame::Integer(0), Frame::Array(vec![])]),
+            Frame::Array(vec![bulk("0"), bulk("a")]),
+            Frame::Array(vec![bulk("0"), Frame::Array(vec![Frame::Integer(1)])]),
+        ] {
+            let err = parse_scan_reply(bad.clone()).expect_err("not a SCAN page");
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{bad:?}");
+        }
+    }
 
     /// One master at 127.0.0.1:7000 serving every slot, as `CLUSTER SLOTS` would say.
     fn one_master() -> Topology {

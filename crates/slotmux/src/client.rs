@@ -242,6 +242,20 @@ impl Client {
         T::from_value(Value::from_reply(frame)?)
     }
 
+    /// One command to the server of a client of one server, on the shared connections, with the client's
+    /// deadline; the reply as the server sent it, for the router's frame parsers (`SCAN`'s).
+    pub(crate) async fn send_to_one_server(&self, cmd: &EncodedCommand) -> Result<Frame> {
+        self.admit()?;
+        let Backend::Standalone(s) = &self.inner.backend else {
+            return Err(Error::with_message(
+                ErrorKind::InvalidInput,
+                "a command for one server sent to a cluster client",
+            ));
+        };
+        let deadline = Instant::now() + self.inner.command_timeout;
+        s.pool.send_by(cmd, deadline).await.map_err(from_mux)
+    }
+
     /// Admission: refuses calls after [`Client::close`]. Nothing else is needed here: the connections
     /// bound what they take and give their response slots to waiting callers in arrival order, for a
     /// standalone pool and for each node of a cluster alike.

@@ -1,11 +1,10 @@
 //! [`Scan`]: every key of the server, or of every master of a cluster, in batches.
 
 use bytes::Bytes;
+use resp_codec::Frame;
 
 use crate::client::{Client, from_router};
-use crate::cmd::Cmd;
-use crate::error::{Error, ErrorKind, Result};
-use crate::value::Value;
+use crate::error::{Error, Result};
 
 /// A walk over the keys with `SCAN`, from [`Client::scan`].
 ///
@@ -74,81 +73,16 @@ impl Scan {
                 let Some(at) = cursor.as_ref() else {
                     return Ok(None);
                 };
-                let mut cmd = Cmd::new("SCAN").arg(at);
-                if let Some(p) = pattern {
-                    cmd = cmd.arg("MATCH").arg(&*p);
+                let cmd = cluster_router::scan_command(at, pattern.as_deref(), *count);
+                let reply = client.send_to_one_server(&cmd).await?;
+                if let Frame::SimpleError(text) | Frame::BulkError(text) = &reply {
+                    return Err(Error::server(text));
                 }
-                if let Some(n) = count {
-                    cmd = cmd.arg("COUNT").arg(*n);
-                }
-                // SCAN reads only: safe to re-send.
-                let reply = client.send(cmd.retry_safe()).await?;
-                let (next, keys) = parse_scan_reply(reply)?;
+                // The router's own reading of the reply, which it uses for every master of a cluster.
+                let (next, keys) = cluster_router::parse_scan_reply(reply).map_err(from_router)?;
                 *cursor = (next.as_ref() != b"0").then_some(next);
                 Ok(Some(keys))
             }
-        }
-    }
-}
-
-/// `[cursor, [key, ...]]` into the next cursor and the keys.
-fn parse_scan_reply(reply: Value) -> Result<(Bytes, Vec<Bytes>)> {
-    let bad = |why: &str| Error::with_message(ErrorKind::Protocol, format!("SCAN reply: {why}"));
-    let Value::Array(mut parts) = reply else {
-        return Err(bad("not an array"));
-    };
-    if parts.len() != 2 {
-        return Err(bad("not two elements"));
-    }
-    let keys = parts.pop();
-    let cursor = parts.pop();
-    let cursor = match cursor {
-        Some(Value::Bulk(c) | Value::Status(c)) => c,
-        _ => return Err(bad("cursor is not a string")),
-    };
-    let keys = match keys {
-        Some(Value::Array(keys) | Value::Set(keys)) => keys,
-        _ => return Err(bad("keys are not an array")),
-    };
-    let keys = keys
-        .into_iter()
-        .map(|k| match k {
-            Value::Bulk(k) | Value::Status(k) => Ok(k),
-            _ => Err(bad("a key is not a string")),
-        })
-        .collect::<Result<Vec<Bytes>>>()?;
-    Ok((cursor, keys))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bulk(s: &str) -> Value {
-        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    #[test]
-    fn reads_scan_replies() {
-        let reply = Value::Array(vec![bulk("17"), Value::Array(vec![bulk("a"), bulk("b")])]);
-        let (cursor, keys) = parse_scan_reply(reply).unwrap();
-        assert_eq!(cursor.as_ref(), b"17");
-        assert_eq!(
-            keys,
-            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
-        );
-        let end = Value::Array(vec![bulk("0"), Value::Array(vec![])]);
-        assert_eq!(parse_scan_reply(end).unwrap().0.as_ref(), b"0");
-        for bad in [
-            Value::Int(3),
-            Value::Array(vec![bulk("0")]),
-            Value::Array(vec![Value::Int(0), Value::Array(vec![])]),
-            Value::Array(vec![bulk("0"), Value::Array(vec![Value::Int(1)])]),
-        ] {
-            assert_eq!(
-                parse_scan_reply(bad).unwrap_err().kind(),
-                ErrorKind::Protocol
-            );
         }
     }
 }
