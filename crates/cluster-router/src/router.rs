@@ -395,9 +395,10 @@ impl Router {
     }
 
     /// Closes the router for every clone of it: stops the refresh task and closes every connection.
-    /// Commands already written on a shared connection get their replies (for at most the connections'
-    /// `command_timeout`); blocking commands on connections of their own, commands not yet written and
-    /// later calls fail with [`ErrorKind::Closed`], and nothing is retried or reconnected.
+    /// Commands already accepted by a shared connection get their replies (for at most the connections'
+    /// `command_timeout`); a blocking command on a connection of its own ends at once, as
+    /// [`ErrorKind::Indeterminate`] if it was written (a `BLPOP` may have popped just before); later calls
+    /// fail with [`ErrorKind::Closed`]. Nothing is retried or reconnected after the close.
     pub fn close(&self) {
         self.inner.close();
     }
@@ -433,6 +434,9 @@ impl Inner {
     fn close(&self) {
         // Before the pools close, so that a command failing with `Closed` sees the flag and is not retried.
         self.closed.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `connect_pool`: either this close sees a pool made concurrently, or that
+        // connect sees the flag and closes the pool itself.
+        std::sync::atomic::fence(Ordering::SeqCst);
         self.gate.close();
         self.dedicated.close();
         for h in lock(&self.registry).values() {
@@ -449,6 +453,16 @@ impl Inner {
     /// The error of a command that meets a closed router.
     fn closed_error() -> Error {
         Error::new(ErrorKind::Closed, "the router was closed")
+    }
+
+    /// The error of an attempt that failed because the router closed: `Indeterminate` if the command may
+    /// have reached the server (a `BLPOP` may have popped), `Closed` if it cannot have.
+    fn after_close(fail: Fail) -> Error {
+        if fail.sent {
+            fail.err.into_indeterminate()
+        } else {
+            Inner::closed_error()
+        }
     }
 
     // ---- topology -------------------------------------------------------------------------------------
@@ -542,7 +556,10 @@ impl Inner {
                 .await
                 .map_err(Fail::from_mux)
         });
-        match tokio::time::timeout_at(deadline, connect).await {
+        let connected = tokio::time::timeout_at(deadline, connect).await;
+        // See `close`.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        match connected {
             Ok(Ok(pool)) if self.is_closed() => {
                 // Made while the router closed: `close` may have missed it.
                 pool.close();
@@ -823,6 +840,10 @@ impl Inner {
                         ask = Some(self.handle_for(&to));
                     }
                     Outcome::Refused { refresh } => {
+                        if self.is_closed() {
+                            // Refused before running, and there is nothing left to retry on.
+                            return Err(Inner::closed_error());
+                        }
                         if !Box::pin(self.after_refusal(refresh, &mut backoff, deadline)).await {
                             // Out of time: the server's refusal is the most precise answer we have.
                             return Ok(frame);
@@ -834,8 +855,8 @@ impl Inner {
                     if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
                         return Err(fail.err);
                     }
-                    if fail.err.kind() == ErrorKind::Closed && self.is_closed() {
-                        return Err(Inner::closed_error());
+                    if self.is_closed() {
+                        return Err(Inner::after_close(fail));
                     }
                     // The node may be gone: learn the topology from another node.
                     self.gate.request();
@@ -919,15 +940,20 @@ impl Inner {
         Ok(masters)
     }
 
-    /// `WAIT` / `WAITAOF` on every connection of every master, connecting those not connected yet (see
-    /// `wait.rs`). Keyless, so the server never redirects or refuses it for the cluster's sake: nothing
-    /// here to retry.
+    /// `WAIT` / `WAITAOF` on every connection of every master (see `wait.rs`). Keyless, so the server never
+    /// redirects or refuses it for the cluster's sake: nothing here to retry.
     async fn on_every_connection(
         &self,
         cmd: &EncodedCommand,
         opts: &SendOptions,
     ) -> Result<Frame, Error> {
-        let masters = self.master_handles()?;
+        let mut masters = self.master_handles()?;
+        // A master without connections carried none of this client's writes; a new connection to it
+        // would only answer with its replica count and lower the minimum for nothing. Every master is
+        // connected at start-up and after each refresh, so this skips only one that has just appeared.
+        if masters.iter().any(|n| n.pool.get().is_some()) {
+            masters.retain(|n| n.pool.get().is_some());
+        }
         let pools = join_all(masters.iter().map(|n| self.pool(n, opts.deadline)))
             .await
             .into_iter()
@@ -1264,6 +1290,9 @@ impl Inner {
                 None => match self.route(&target, false) {
                     Some(n) => (n, false),
                     None => {
+                        if self.is_closed() {
+                            return Err(Inner::closed_error());
+                        }
                         self.gate.request();
                         if !self.pause(&mut backoff, deadline).await {
                             return Err(Error::new(ErrorKind::NoRoute, "transaction"));
@@ -1332,6 +1361,9 @@ impl Inner {
                             ask = Some(self.handle_for(&to));
                         }
                         Some(Outcome::Refused { refresh }) => {
+                            if self.is_closed() {
+                                return Err(Inner::closed_error());
+                            }
                             if !self.after_refusal(refresh, &mut backoff, deadline).await {
                                 return Ok(explain_execabort(frame, queued()));
                             }
@@ -1344,8 +1376,14 @@ impl Inner {
                     if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
                         return Err(fail.err);
                     }
-                    if fail.err.kind() == ErrorKind::Closed && self.is_closed() {
-                        return Err(Inner::closed_error());
+                    if self.is_closed() {
+                        let any_sent = replies
+                            .iter()
+                            .any(|r| r.as_ref().err().is_none_or(|f| f.sent));
+                        return Err(Inner::after_close(Fail {
+                            sent: any_sent,
+                            err: fail.err,
+                        }));
                     }
                     self.gate.request();
                     let any_sent = replies

@@ -14,7 +14,8 @@ use crate::mux::Multiplexer;
 /// How long closing a dedicated connection waits for a reply still due. A close normally waits up to
 /// `command_timeout`, but by the time a dedicated connection closes its one caller has its answer or has
 /// given up, and a blocking command left live on the server (a `BLPOP` past its caller's deadline) would
-/// take an element nobody receives. 1 ms is the shortest wait the connection's sweep honours.
+/// take an element nobody receives. The close then ends at the connection's next deadline sweep
+/// (`timeout_tick`, 10 ms by default).
 const CLOSE_GRACE: Duration = Duration::from_millis(1);
 
 /// Connections opened for one call each and closed right after it: a blocking command (`BLPOP`,
@@ -46,9 +47,9 @@ impl Dedicated {
     }
 
     /// Opens a connection with `config` (within `deadline`), sends `cmds` on it as one batch, and closes it.
-    /// One result per command, in order. A connection that cannot be made in time fails every command with
-    /// [`ErrorKind::Connect`] (never sent); after [`Dedicated::close`] every command fails with
-    /// [`ErrorKind::Closed`].
+    /// One result per command, in order. A connection that cannot be made fails every command with
+    /// [`ErrorKind::Connect`], or [`ErrorKind::Timeout`] when the deadline passes while connecting (never
+    /// sent either way); after [`Dedicated::close`] every command fails with [`ErrorKind::Closed`].
     pub async fn send_batch<C: Borrow<EncodedCommand>>(
         &self,
         config: ConnectionConfig,
@@ -85,9 +86,9 @@ impl Dedicated {
         self.state().opened
     }
 
-    /// Closes every open dedicated connection and refuses new ones. Their callers fail within about a
-    /// millisecond: [`ErrorKind::ConnectionIndeterminate`] for a command already written (a `BLPOP` may have
-    /// popped just before), [`ErrorKind::Closed`] for one not yet written.
+    /// Closes every open dedicated connection and refuses new ones. Their callers fail within about one
+    /// `timeout_tick`: [`ErrorKind::ConnectionIndeterminate`] for a command already written (a `BLPOP` may
+    /// have popped just before), [`ErrorKind::Closed`] for one not yet written.
     pub fn close(&self) {
         let open = {
             let mut state = self.state();
@@ -118,8 +119,8 @@ impl Dedicated {
             Ok(Err(e)) => return Err(e),
             Err(_) => {
                 return Err(Error::with_message(
-                    ErrorKind::Connect,
-                    "the deadline passed while connecting for a command of its own",
+                    ErrorKind::Timeout,
+                    "the deadline passed while connecting for a command of its own; not sent",
                 ));
             }
         };

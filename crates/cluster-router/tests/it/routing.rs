@@ -704,7 +704,8 @@ fn close_closes_every_connection_and_nothing_is_retried() {
         let started = tokio::time::Instant::now();
         router.close();
         let err = xread.await.expect("join").expect_err("XREAD after close");
-        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        // Written, so it may have been served just before: not `Closed`, which says "not sent".
+        assert_eq!(err.kind(), ErrorKind::Indeterminate, "{err}");
         let err = clone
             .send(&cmd(["GET", "close-test"]), &clone.options())
             .await

@@ -330,7 +330,14 @@ async fn dedicated_connections_are_counted_and_close_with_their_owner() {
         let started = Instant::now();
         dedicated.clone().close();
         let err = blocked.await.expect("join").expect_err("closed");
-        assert!(err.may_have_been_sent(), "{err:?}");
+        // Written by now, almost always; a close that wins the race with the write finds it unsent.
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::ConnectionIndeterminate | ErrorKind::Closed
+            ),
+            "{err:?}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "{:?}",

@@ -417,7 +417,8 @@ fn scan_walks_every_master_of_a_cluster() {
 
 #[test]
 fn read_from_replicas_sends_reads_to_replicas() {
-    run(Duration::from_secs(60), async {
+    // Serial: `wait_answers_for_every_master_on_a_cluster` stops a replica for a moment.
+    run_serial(Duration::from_secs(60), async {
         let cluster = test_support::shared_cluster();
         let c = Client::builder()
             .nodes(cluster.seed_addrs())
@@ -581,11 +582,11 @@ fn wait_answers_for_every_master_on_a_cluster() {
         // count reached, and holds no later command of the shared connections behind it.
         let started = Instant::now();
         let got = c
-            .query::<i64>(wait(2, 0).timeout(Duration::from_millis(600)))
+            .query::<i64>(wait(2, 0).timeout(Duration::from_secs(1)))
             .await;
-        check("WAIT 2 0 within 600 ms", got, 1);
+        check("WAIT 2 0 within 1 s", got, 1);
         assert!(
-            started.elapsed() < Duration::from_millis(600),
+            started.elapsed() < Duration::from_secs(1),
             "{:?}",
             started.elapsed()
         );
@@ -642,12 +643,12 @@ fn wait_never_holds_a_shared_connection_past_the_deadline_on_one_server() {
                 Cmd::new("WAIT")
                     .arg(1)
                     .arg(0)
-                    .timeout(Duration::from_millis(400)),
+                    .timeout(Duration::from_secs(1)),
             )
             .await;
-        check("WAIT 1 0 within 400 ms", got, 0);
+        check("WAIT 1 0 within 1 s", got, 0);
         assert!(
-            started.elapsed() < Duration::from_millis(400),
+            started.elapsed() < Duration::from_secs(1),
             "{:?}",
             started.elapsed()
         );
