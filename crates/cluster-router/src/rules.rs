@@ -44,11 +44,6 @@ impl Default for CommandRules {
     }
 }
 
-/// Commands the router's table refuses for a cluster's sake, which a client of one server runs on the
-/// shared connection: `SWAPDB` swaps two databases of the whole server, which a cluster (database 0
-/// only) refuses but one server runs.
-const ON_THE_SHARED_CONNECTION: [&[u8]; 1] = [b"SWAPDB"];
-
 /// Names of this many bytes or more always go to the table.
 const PREFILTER_MAX_LEN: usize = 16;
 
@@ -93,13 +88,6 @@ impl CommandRules {
 
     /// [`CommandRules::connection_use`] without the prefilter.
     fn looked_up(&self, cmd: &EncodedCommand) -> ConnectionUse {
-        let name = cmd.name();
-        if ON_THE_SHARED_CONNECTION
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            return ConnectionUse::Shared;
-        }
         let info = self.table.lookup(cmd);
         if info.route == Route::ConnectionState {
             ConnectionUse::ChangesState

@@ -150,6 +150,21 @@ fn transactions_on_a_cluster() {
     });
 }
 
+#[test]
+fn a_cluster_answers_swapdb_with_its_own_refusal() {
+    run(Duration::from_secs(30), async {
+        // Not refused by the client (it leaves the connection as it was, and one server runs it): the
+        // cluster refuses it itself, since it has database 0 only.
+        let c = cluster_client().await;
+        let err = c
+            .send(Cmd::new("SWAPDB").arg(0).arg(1))
+            .await
+            .expect_err("a cluster has one database");
+        assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+        assert!(err.to_string().contains("cluster mode"), "{err}");
+    });
+}
+
 fn slot_of(key: &str) -> u16 {
     hash_slot::Slot::for_key(key.as_bytes()).get()
 }
