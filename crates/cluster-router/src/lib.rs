@@ -42,10 +42,11 @@
 //! their own, opened for the call: on the shared connection they would hold every other caller's reply behind
 //! them. Give them a deadline longer than their block timeout.
 //! `WAIT` and `WAITAOF` wait for the writes sent before them on the same connection, so they run on every
-//! connection of every master, their timeout lowered to fit the caller's deadline (`WAIT 1 0`, "forever",
-//! would otherwise hold a shared connection for good), and the reply is the smallest count: how many
-//! replicas (or AOFs) have every write this client made before the call. In a pipeline they run after the
-//! other commands have their replies.
+//! connection of every connected master, their timeout lowered to end before the caller's deadline and
+//! within the connections' command timeout (`WAIT 1 0`, "forever", would otherwise hold a shared connection
+//! for good), and the reply is the smallest count: a lower bound on how many replicas (or AOFs) have every
+//! write this client made before the call. In a pipeline they run after the other commands have their
+//! replies.
 //!
 //! # Retry and re-send contract
 //!
@@ -78,7 +79,8 @@
 //! atomic.** [`Router::transaction`] needs every key in one slot (else [`ErrorKind::CrossSlot`] before anything
 //! is sent) and sends `MULTI`, the commands and `EXEC` as one unit; a transaction the server aborted because of a
 //! redirect or refusal (`EXECABORT` after `-MOVED`/`-ASK`/`-TRYAGAIN` on a queued command) ran nothing and is
-//! retried whole.
+//! retried whole. Any other `EXECABORT` is returned with the queued command's error appended
+//! ([`explain_execabort`]), since that error is the only reason the server gives.
 //!
 //! # Topology refresh
 //!

@@ -338,7 +338,8 @@ impl Router {
     }
 
     /// `MULTI`, the commands and `EXEC` as one unit on one connection. Every key must be in one slot:
-    /// otherwise `ErrorKind::CrossSlot` before anything is sent. Returns the EXEC reply.
+    /// otherwise `ErrorKind::CrossSlot` before anything is sent. Returns the EXEC reply; an `EXECABORT`
+    /// comes back as a simple error with the queued command's error appended ([`explain_execabort`]).
     pub async fn transaction(
         &self,
         cmds: &[EncodedCommand],
@@ -1517,6 +1518,9 @@ impl ClusterScan {
     /// Each call returns by the router's default deadline.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, Error> {
         let inner = self.router.inner.clone();
+        if inner.is_closed() {
+            return Err(Inner::closed_error());
+        }
         let deadline = Instant::now() + inner.config.default_timeout;
         loop {
             let Some((node, slot)) = self.nodes.get_mut(self.at) else {
@@ -1554,6 +1558,8 @@ impl ClusterScan {
                 .await
             {
                 Ok(reply) => reply,
+                // A closed router has nothing to re-resolve.
+                Err(e) if inner.is_closed() => return Err(e),
                 Err(e) if Instant::now() + inner.config.retry_backoff_max < deadline => {
                     tracing::debug!(error = %e, "SCAN attempt failed; re-resolving the node");
                     inner.gate.request();

@@ -111,7 +111,7 @@ pub async fn send_to_every_connection<'p>(
     let now = Instant::now();
     let held_at_most = conns
         .iter()
-        .map(|c| now + c.config().command_timeout)
+        .filter_map(|c| now.checked_add(c.config().command_timeout))
         .fold(deadline, Instant::min);
     let cmd = bounded_by_deadline(cmd, held_at_most);
     let cmd: &EncodedCommand = &cmd;

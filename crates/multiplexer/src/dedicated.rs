@@ -48,8 +48,8 @@ impl Dedicated {
 
     /// Opens a connection with `config` (within `deadline`), sends `cmds` on it as one batch, and closes it.
     /// One result per command, in order. A connection that cannot be made fails every command with
-    /// [`ErrorKind::Connect`], or [`ErrorKind::Timeout`] when the deadline passes while connecting (never
-    /// sent either way); after [`Dedicated::close`] every command fails with [`ErrorKind::Closed`].
+    /// [`ErrorKind::Connect`], or [`ErrorKind::ConnectionNotSent`] when the deadline passes while connecting
+    /// (never sent either way); after [`Dedicated::close`] every command fails with [`ErrorKind::Closed`].
     pub async fn send_batch<C: Borrow<EncodedCommand>>(
         &self,
         config: ConnectionConfig,
@@ -119,8 +119,8 @@ impl Dedicated {
             Ok(Err(e)) => return Err(e),
             Err(_) => {
                 return Err(Error::with_message(
-                    ErrorKind::Timeout,
-                    "the deadline passed while connecting for a command of its own; not sent",
+                    ErrorKind::ConnectionNotSent,
+                    "no connection of its own within the deadline",
                 ));
             }
         };
