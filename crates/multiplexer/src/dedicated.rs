@@ -22,8 +22,8 @@ const CLOSE_GRACE: Duration = Duration::from_millis(1);
 /// `XREAD ... BLOCK`) on a shared connection would hold every other caller's reply behind it.
 ///
 /// Every open one is tracked, so that [`Dedicated::open`] can report them and [`Dedicated::close`] closes
-/// them with the rest of their client (their callers get `Closed` at once instead of waiting out a long
-/// `BLPOP`). Cheap to clone; clones share the set.
+/// them with the rest of their client (their callers fail at once instead of waiting out a long `BLPOP`).
+/// Cheap to clone; clones share the set.
 #[derive(Clone, Debug, Default)]
 pub struct Dedicated {
     inner: Arc<Mutex<State>>,
