@@ -35,6 +35,10 @@ pub enum ErrorKind {
     /// Connection set-up was refused (wrong password, unknown user, bad database), or no seed could be
     /// reached or none returned a usable topology.
     Setup,
+    /// The server answered with an error where the call returns no reply frame to carry it (a step of a
+    /// [`ClusterScan`](crate::ClusterScan)); [`Error::server_message`] is the server's text, e.g.
+    /// `NOPERM ...` for a user not allowed to run `SCAN`.
+    Server,
 }
 
 /// An error from the cluster router.
@@ -86,6 +90,11 @@ impl Error {
         self.kind
     }
 
+    /// For [`ErrorKind::Server`]: the server's error text, without the leading `-`.
+    pub fn server_message(&self) -> Option<&str> {
+        (self.kind == ErrorKind::Server).then_some(&*self.detail)
+    }
+
     /// True when the deadline passed.
     pub fn is_timeout(&self) -> bool {
         self.kind == ErrorKind::Timeout
@@ -112,6 +121,7 @@ impl fmt::Display for Error {
             ErrorKind::Closed => "closed",
             ErrorKind::InvalidInput => "invalid command",
             ErrorKind::Setup => "connection set-up failed",
+            ErrorKind::Server => "server error",
         };
         if self.detail.is_empty() {
             f.write_str(what)

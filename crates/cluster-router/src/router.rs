@@ -1568,11 +1568,8 @@ impl ClusterScan {
                 }
                 Err(e) => return Err(e),
             };
-            if reply.is_error() {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!("SCAN failed: {reply:?}"),
-                ));
+            if let Frame::SimpleError(text) | Frame::BulkError(text) = &reply {
+                return Err(Error::new(ErrorKind::Server, String::from_utf8_lossy(text)));
             }
             let (cursor, keys) = parse_scan_reply(reply)?;
             if &cursor[..] == b"0" {

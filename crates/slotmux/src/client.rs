@@ -452,6 +452,8 @@ pub(crate) fn from_router(e: cluster_router::Error) -> Error {
         R::Closed => ErrorKind::Closed,
         R::InvalidInput => ErrorKind::InvalidInput,
         R::Setup => ErrorKind::Setup,
+        // The server's own refusal, as a server error reply would be on any other path.
+        R::Server => return Error::server(e.server_message().unwrap_or_default().as_bytes()),
         _ if e.may_have_executed() => ErrorKind::Indeterminate,
         _ => ErrorKind::Connection,
     };

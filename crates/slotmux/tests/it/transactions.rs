@@ -430,6 +430,53 @@ fn scan_walks_every_master_of_a_cluster() {
     });
 }
 
+/// The server's refusal of a `SCAN` step is a `Server` error with its code, whichever the backend: a user
+/// who may run everything but `SCAN` is created on `servers`, and `builder` connects as that user.
+async fn a_refused_scan_is_a_server_error(
+    builder: slotmux::ClientBuilder,
+    servers: &[&test_support::Server],
+) {
+    let user = format!("noscan{}", std::process::id());
+    for server in servers {
+        let acl = [
+            "ACL", "SETUSER", &user, "on", ">pw", "~*", "&*", "+@all", "-scan",
+        ];
+        server.command(&acl).expect("ACL SETUSER");
+    }
+    let c = builder
+        .username(user)
+        .password("pw")
+        .build()
+        .await
+        .expect("connect as the user");
+    let err = c
+        .scan(None, None)
+        .next_batch()
+        .await
+        .expect_err("SCAN is not allowed");
+    assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+    assert_eq!(err.server_code(), Some("NOPERM"), "{err}");
+}
+
+#[test]
+fn a_refused_scan_is_a_server_error_on_one_server() {
+    run(Duration::from_secs(30), async {
+        let server = test_support::shared_server();
+        a_refused_scan_is_a_server_error(Client::builder().url(&server.url()), &[server]).await;
+    });
+}
+
+#[test]
+fn a_refused_scan_is_a_server_error_on_a_cluster() {
+    run(Duration::from_secs(30), async {
+        let cluster = test_support::shared_cluster();
+        let servers: Vec<&test_support::Server> =
+            cluster.nodes().iter().map(|n| n.server()).collect();
+        a_refused_scan_is_a_server_error(Client::builder().nodes(cluster.seed_addrs()), &servers)
+            .await;
+    });
+}
+
 #[test]
 fn read_from_replicas_sends_reads_to_replicas() {
     // Serial: `wait_answers_for_every_master_on_a_cluster` stops a replica for a moment.
