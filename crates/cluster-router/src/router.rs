@@ -1515,7 +1515,8 @@ pub struct ClusterScan {
 
 impl ClusterScan {
     /// The next batch of keys, or `None` when every master has been walked.
-    /// Each call returns by the router's default deadline.
+    /// Each call returns by the router's default deadline. A master's refusal (`NOPERM` for a user not
+    /// allowed to scan) is [`ErrorKind::Server`] with the server's text.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, Error> {
         let inner = self.router.inner.clone();
         if inner.is_closed() {
