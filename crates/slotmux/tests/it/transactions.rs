@@ -620,6 +620,38 @@ impl Drop for Resume<'_> {
     }
 }
 
+/// `WAIT replicas 0` ("forever") for more replicas than exist ends within the call's 1 s deadline with
+/// the count reached, `expected`, and holds no later command of the shared connections behind it: `GET k`
+/// right after it still answers `value`.
+async fn wait_forever_ends_in_time(
+    c: &Client,
+    replicas: u32,
+    expected: i64,
+    k: &str,
+    value: &'static str,
+) {
+    let started = Instant::now();
+    let wait = Cmd::new("WAIT")
+        .arg(replicas)
+        .arg(0)
+        .timeout(Duration::from_secs(1));
+    check(
+        "WAIT forever within 1 s",
+        c.query::<i64>(wait).await,
+        expected,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    check(
+        "GET after it",
+        c.get(k).await,
+        Some(Bytes::from_static(value.as_bytes())),
+    );
+}
+
 #[test]
 fn wait_answers_for_every_master_on_a_cluster() {
     run_serial(Duration::from_secs(60), async {
@@ -640,23 +672,8 @@ fn wait_answers_for_every_master_on_a_cluster() {
             &[Ok(ok()), Ok(Value::Int(1)), Ok(bulk("2"))],
         );
 
-        // "Forever" for a second replica that does not exist ends within the caller's deadline with the
-        // count reached, and holds no later command of the shared connections behind it.
-        let started = Instant::now();
-        let got = c
-            .query::<i64>(wait(2, 0).timeout(Duration::from_secs(1)))
-            .await;
-        check("WAIT 2 0 within 1 s", got, 1);
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
-        check(
-            "GET after it",
-            c.get(&k).await,
-            Some(Bytes::from_static(b"2")),
-        );
+        // A second replica does not exist.
+        wait_forever_ends_in_time(&c, 2, 1, &k, "2").await;
 
         // The replica of the key's master stops: its master cannot confirm the next write, and that is
         // the answer, whatever the other masters say.
@@ -699,25 +716,6 @@ fn wait_never_holds_a_shared_connection_past_the_deadline_on_one_server() {
         let c = shared_client().await;
         let k = key("wait-one:k");
         c.set(&k, "v").await.expect("SET");
-        let started = Instant::now();
-        let got = c
-            .query::<i64>(
-                Cmd::new("WAIT")
-                    .arg(1)
-                    .arg(0)
-                    .timeout(Duration::from_secs(1)),
-            )
-            .await;
-        check("WAIT 1 0 within 1 s", got, 0);
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
-        check(
-            "GET after it",
-            c.get(&k).await,
-            Some(Bytes::from_static(b"v")),
-        );
+        wait_forever_ends_in_time(&c, 1, 0, &k, "v").await;
     });
 }
