@@ -591,6 +591,64 @@ async fn close_ends_blocking_commands(c: Client, list: String, server: &test_sup
     assert_eq!(err.kind(), ErrorKind::Closed);
 }
 
+/// A `BLPOP` whose caller stops waiting, because its future is dropped or its deadline passes, leaves
+/// nothing blocked on the server, so an element pushed afterwards stays in the list instead of going to
+/// nobody.
+async fn an_abandoned_blpop_takes_nothing(c: Client, list: String, server: &test_support::Server) {
+    c.del(&list).await.expect("clean up");
+    let blpop = || {
+        Cmd::new("BLPOP")
+            .arg(&list)
+            .arg(10)
+            .timeout(Duration::from_secs(15))
+    };
+    // Dropped while it blocks.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(300),
+        c.query::<Option<Vec<Bytes>>>(blpop()),
+    )
+    .await;
+    assert!(dropped.is_err(), "BLPOP returned early: {dropped:?}");
+    // Past its own deadline.
+    let err = c
+        .query::<Option<Vec<Bytes>>>(blpop().timeout(Duration::from_millis(300)))
+        .await
+        .expect_err("its deadline passes first");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+
+    // At once, not after a graceful close's wait for the reply still due (1 s and more).
+    eventually(Duration::from_millis(700), || blocked_clients(server) == 0).await;
+    assert_eq!(c.stats().blocking_connections, 0);
+    c.send(Cmd::new("RPUSH").arg(&list).arg("x"))
+        .await
+        .expect("RPUSH");
+    check(
+        "the element is still there",
+        c.query::<i64>(Cmd::new("LLEN").arg(&list)).await,
+        1,
+    );
+}
+
+#[test]
+fn an_abandoned_blpop_takes_nothing_on_one_server() {
+    run_serial(Duration::from_secs(30), async {
+        let c = shared_client().await;
+        an_abandoned_blpop_takes_nothing(c, key("abandoned:list"), test_support::shared_server())
+            .await;
+    });
+}
+
+#[test]
+fn an_abandoned_blpop_takes_nothing_on_a_cluster() {
+    run_serial(Duration::from_secs(30), async {
+        let c = cluster_client().await;
+        let list = key("abandoned:list");
+        let cluster = test_support::shared_cluster();
+        let owner = cluster.slot_owner(slot_of(&list)).expect("slot owner");
+        an_abandoned_blpop_takes_nothing(c, list, cluster.node(owner).server()).await;
+    });
+}
+
 #[test]
 fn close_ends_blocking_commands_on_one_server() {
     run_serial(Duration::from_secs(30), async {
