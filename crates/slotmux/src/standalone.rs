@@ -81,7 +81,7 @@ impl Standalone {
     }
 
     /// Closes the shared connections (commands already accepted still get their replies) and the
-    /// blocking commands' own connections (those commands fail with `Closed` at once).
+    /// blocking commands' own connections (those commands end at once, `Indeterminate` if written).
     pub(crate) fn close(&self) {
         self.pool.close();
         self.rest.dedicated.close();
@@ -121,12 +121,14 @@ impl Standalone {
         uses: &[ConnectionUse],
         deadline: Instant,
     ) -> Vec<Result<Frame>> {
-        let shared: Vec<&EncodedCommand> = cmds
-            .iter()
-            .zip(uses)
-            .filter(|(_, u)| **u == ConnectionUse::Shared)
-            .map(|(c, _)| c)
-            .collect();
+        // The commands of one use, in pipeline order.
+        let of = |wanted: ConnectionUse| {
+            cmds.iter()
+                .zip(uses)
+                .filter(move |(_, u)| **u == wanted)
+                .map(|(c, _)| c)
+        };
+        let shared: Vec<&EncodedCommand> = of(ConnectionUse::Shared).collect();
         let batch = async {
             if shared.is_empty() {
                 Vec::new()
@@ -134,22 +136,11 @@ impl Standalone {
                 self.pool.send_batch(&shared, deadline).await
             }
         };
-        let blocking = async {
-            let mut out = Vec::new();
-            for (cmd, _) in cmds
-                .iter()
-                .zip(uses)
-                .filter(|(_, u)| **u == ConnectionUse::Exclusive)
-            {
-                out.push(self.exclusive(cmd, deadline));
-            }
-            futures_util::future::join_all(out).await
-        };
+        let blocking = futures_util::future::join_all(
+            of(ConnectionUse::Exclusive).map(|cmd| self.exclusive(cmd, deadline)),
+        );
         let waits = futures_util::future::join_all(
-            cmds.iter()
-                .zip(uses)
-                .filter(|(_, u)| **u == ConnectionUse::EveryConnection)
-                .map(|(cmd, _)| self.on_every_connection(cmd, deadline)),
+            of(ConnectionUse::EveryConnection).map(|cmd| self.on_every_connection(cmd, deadline)),
         );
         // The batch first: `[LPUSH q x, BLPOP q 1]` must see the push, `[SET k v, WAIT 1 100]` wait for it.
         let batch = batch.await;
