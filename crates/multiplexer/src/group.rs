@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The connections of one client (every node of a cluster, every connection of a pool), sharing a
-/// count of callers that a reply has woken and that have not run yet.
+/// count of callers that a reply has woken and that have not run yet, and a count of commands written
+/// and not yet answered.
 ///
 /// Why: a closed-loop caller sends its next command right after it takes a reply, often to another
 /// connection (another node of a cluster). A writer that sees such callers waiting to run yields to
@@ -17,9 +18,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// hint only; nothing depends on it for correctness. A reply future that is kept but never polled
 /// again (or leaked with `mem::forget`) after its reply arrived stays counted, and until it is polled
 /// or dropped every writer of the group yields once per write: a few microseconds, never a hang.
+///
+/// The count of unanswered commands lets a writer hold its queue while its server still works on its
+/// previous write and the group's other connections keep the cores busy (see `Shared::may_write`).
+/// It is a hint as well: a writer always writes once its own connection has nothing unanswered.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionGroup {
     woken: Arc<AtomicUsize>,
+    /// A separate allocation from `woken`: that count changes once per reply, this one once per
+    /// write and read, and they should not share a cache line.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl ConnectionGroup {
@@ -46,5 +54,27 @@ impl ConnectionGroup {
     #[inline]
     pub(crate) fn taken(&self) {
         self.woken.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Commands written and not yet answered, over the group. Each connection updates it just after
+    /// its own count, so the two may differ by a batch for a moment.
+    #[inline]
+    pub(crate) fn in_flight(&self) -> usize {
+        // Relaxed: a hint for the writers' hold decision.
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// `n` commands were written on one of the group's connections.
+    #[inline]
+    pub(crate) fn written(&self, n: usize) {
+        self.in_flight.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` commands written on one of the group's connections were answered (or failed with it).
+    /// A connection answers only what it counted with [`written`](Self::written) before the write
+    /// syscall, and its reader sees a reply only after that syscall, so the count never underflows.
+    #[inline]
+    pub(crate) fn answered(&self, n: usize) {
+        self.in_flight.fetch_sub(n, Ordering::Relaxed);
     }
 }

@@ -53,6 +53,15 @@ impl Signal {
         Poll::Pending
     }
 
+    /// Registers the consumer's waker without taking a notification: a [`notify`](Self::notify) that
+    /// finds the flag set (a notification not taken yet) then costs its producer no wake-up, and only
+    /// [`wake`](Self::wake) or a `notify` on a clear flag wakes the consumer. For a consumer that waits
+    /// on a condition of its own and re-checks it after registering (the writer holding its queue
+    /// until its replies are read).
+    pub(crate) fn register(&self, cx: &mut Context<'_>) {
+        self.waker.register(cx.waker());
+    }
+
     /// Wakes the consumer unconditionally (state changes such as close, where the flag protocol is not needed).
     pub(crate) fn wake(&self) {
         // Release through the swap, as in notify, then an unconditional wake.

@@ -407,3 +407,93 @@ async fn setup_errors_carry_the_server_text() {
     })
     .await;
 }
+
+/// Whether connection A writes its second command while its first is unanswered, when another
+/// connection of its group (`other_busy`) or of a group of its own has three commands unanswered.
+/// The fake answers A's first command only after 300 ms without seeing more.
+async fn second_command_written_before_first_answered(other_in_group: bool) -> bool {
+    let (events, mut seen) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    let addr = fake(move |i, mut c| {
+        let events = events.clone();
+        async move {
+            c.hello3().await;
+            if i == 0 {
+                // The other connection: three commands it never gets answers to.
+                for k in ["b0", "b1", "b2"] {
+                    c.expect(&["GET", k]).await;
+                }
+                let _ = events.send("other loaded");
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return;
+            }
+            c.expect(&["GET", "a0"]).await;
+            let _ = events.send("a0 read");
+            let early = tokio::time::timeout(Duration::from_millis(300), c.read_command()).await;
+            let _ = events.send(if early.is_ok() { "a1 early" } else { "a1 held" });
+            c.write(b"$2\r\nv0\r\n").await;
+            if early.is_err() {
+                c.read_command().await;
+            }
+            c.read_command().await;
+            c.write(b"$1\r\nv\r\n$1\r\nv\r\n").await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    })
+    .await;
+    let other_config = config(&addr);
+    let other = Multiplexer::connect(other_config.clone()).await.unwrap();
+    let a_config = if other_in_group {
+        other_config
+    } else {
+        config(&addr)
+    };
+    let a = Multiplexer::connect(a_config).await.unwrap();
+    let loaded = tokio::spawn(async move { batch_of_keys(&other, &["b0", "b1", "b2"]).await });
+    assert_eq!(seen.recv().await, Some("other loaded"));
+    let first = {
+        let a = a.clone();
+        tokio::spawn(async move { a.send(&cmd(["GET", "a0"])).await })
+    };
+    assert_eq!(seen.recv().await, Some("a0 read"));
+    let rest: Vec<_> = ["a1", "a2"]
+        .into_iter()
+        .map(|k| {
+            let a = a.clone();
+            tokio::spawn(async move { a.send(&cmd(["GET", k])).await })
+        })
+        .collect();
+    let verdict = seen.recv().await;
+    assert_eq!(first.await.unwrap().unwrap(), bulk("v0"));
+    for r in rest {
+        assert_eq!(r.await.unwrap().unwrap(), bulk("v"));
+    }
+    loaded.abort();
+    match verdict {
+        Some("a1 early") => true,
+        Some("a1 held") => false,
+        other => panic!("fake reported {other:?}"),
+    }
+}
+
+async fn batch_of_keys(mux: &Multiplexer, keys: &[&str]) -> Vec<Result<Frame, multiplexer::Error>> {
+    let cmds: Vec<_> = keys.iter().map(|k| cmd(["GET", k])).collect();
+    mux.send_batch(&cmds, Instant::now() + Duration::from_secs(5))
+        .await
+}
+
+/// A writer holds its queue while its connection has commands unanswered and the other connections
+/// of its group have at least as many (their servers keep the cores busy meanwhile), and writes it
+/// all once the reply comes; alone, or beside a connection of another group, it pipelines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_holds_its_queue_only_beside_busier_connections_of_its_group() {
+    bounded(Duration::from_secs(20), async {
+        for (other_in_group, written_early) in [(true, false), (false, true)] {
+            assert_eq!(
+                second_command_written_before_first_answered(other_in_group).await,
+                written_early,
+                "other connection in the group: {other_in_group}"
+            );
+        }
+    })
+    .await;
+}
