@@ -141,6 +141,8 @@ pub(crate) struct Shared {
     in_flight: AtomicUsize,
     /// The writer holds its queue until `in_flight` reaches zero (see `may_write`); the reader wakes it.
     writer_held: AtomicBool,
+    /// Unanswered commands of every connection of the group to this address (see `ConnectionGroup`).
+    server_in_flight: Arc<AtomicUsize>,
     phase: AtomicUsize,
     handles_gone: AtomicBool,
     reader_failed: AtomicBool,
@@ -171,6 +173,7 @@ impl Shared {
             handoff: Handoff::new(capacity),
             in_flight: AtomicUsize::new(0),
             writer_held: AtomicBool::new(false),
+            server_in_flight: config.group.server(&config.addr),
             phase: AtomicUsize::new(UP),
             handles_gone: AtomicBool::new(false),
             reader_failed: AtomicBool::new(false),
@@ -441,18 +444,20 @@ impl Shared {
     /// tasks, slotmux alone, alternating binaries): server CPU per request 1.44 -> 1.36 µs and
     /// 3-6% more requests per second.
     ///
-    /// Why only while the group's other connections have at least as many commands unanswered: a
-    /// connection that holds leaves its server idle until the replies are read and the next write is
-    /// made, and only the other servers' work fills that gap. Holding on a lone connection (one
-    /// server, or the one node a skewed load goes to) cost 20-30% of standalone get_single's
-    /// throughput in the same measurements.
+    /// Why only while the group's other servers have at least as many commands unanswered as this
+    /// one: a connection that holds leaves its server idle until the replies are read and the next
+    /// write is made, and only the other servers' work fills that gap. Holding on a lone server (one
+    /// server, or the node a skewed load goes to) cost 20-30% of standalone get_single's throughput
+    /// in the same measurements, and 13% with two connections to one server that held in turn.
     #[inline]
     fn may_write(&self, in_flight: usize) -> bool {
         if in_flight == 0 || self.phase.load(Ordering::Relaxed) >= CLOSING {
             return true;
         }
-        let others = self.config.group.in_flight().saturating_sub(in_flight);
-        others < in_flight
+        // Relaxed: hints, see `ConnectionGroup`.
+        let server = self.server_in_flight.load(Ordering::Relaxed);
+        let others = self.config.group.in_flight().saturating_sub(server);
+        others < server
     }
 
     fn next_random(&self) -> u64 {
@@ -532,6 +537,9 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
             shared.slots.complete(slot, Err(error.clone()));
         }
         let counted = shared.in_flight.swap(0, Ordering::AcqRel);
+        shared
+            .server_in_flight
+            .fetch_sub(counted, Ordering::Relaxed);
         shared.config.group.answered(counted);
         shared.writer_held.store(false, Ordering::Relaxed);
         shared.reader_failed.store(false, Ordering::Release);
@@ -735,6 +743,7 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
         }
         // Before the write: the reader can only see replies to commands counted here.
         shared.in_flight.fetch_add(count, Ordering::AcqRel);
+        shared.server_in_flight.fetch_add(count, Ordering::Relaxed);
         shared.config.group.written(count);
         // Outstanding commands exist now: make sure the deadline sweep is running.
         shared.sweeper_signal.notify();
@@ -836,6 +845,7 @@ fn finish_batch(shared: &Shared, done: usize) {
     // SeqCst: the writer's acquire load of in_flight sees the credit returned, and see the writer's
     // hold in `poll_writer` for the pairing with `writer_held`.
     let before = shared.in_flight.fetch_sub(done, Ordering::SeqCst);
+    shared.server_in_flight.fetch_sub(done, Ordering::Relaxed);
     shared.config.group.answered(done);
     if before >= shared.config.max_in_flight || shared.phase() >= CLOSING {
         // The writer may be waiting for credit (or for in-flight to drain on close).

@@ -113,7 +113,10 @@ impl Dedicated {
         if self.state().closed {
             return Err(Error::new(ErrorKind::Closed));
         }
-        let config = config.command_timeout(CLOSE_GRACE);
+        let mut config = config.command_timeout(CLOSE_GRACE);
+        // A group of its own: a blocked command is no load, and counted with the shared connections
+        // it would make their writers hold for it (see `ConnectionGroup`).
+        config.group = crate::group::ConnectionGroup::new();
         let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(config)).await {
             Ok(Ok(mux)) => mux,
             Ok(Err(e)) => return Err(e),

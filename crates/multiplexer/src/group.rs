@@ -1,7 +1,8 @@
 //! [`ConnectionGroup`]: connections whose writers wait for the same callers.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The connections of one client (every node of a cluster, every connection of a pool), sharing a
 /// count of callers that a reply has woken and that have not run yet, and a count of commands written
@@ -19,15 +20,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// again (or leaked with `mem::forget`) after its reply arrived stays counted, and until it is polled
 /// or dropped every writer of the group yields once per write: a few microseconds, never a hang.
 ///
-/// The count of unanswered commands lets a writer hold its queue while its server still works on its
-/// previous write and the group's other connections keep the cores busy (see `Shared::may_write`).
-/// It is a hint as well: a writer always writes once its own connection has nothing unanswered.
+/// The count of unanswered commands, in all and per server address, lets a writer hold its queue
+/// while its server still works on its previous write and the group's other servers keep the cores
+/// busy (see `Shared::may_write`). It is a hint as well: a writer always writes once its own
+/// connection has nothing unanswered.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionGroup {
     woken: Arc<AtomicUsize>,
     /// A separate allocation from `woken`: that count changes once per reply, this one once per
     /// write and read, and they should not share a cache line.
     in_flight: Arc<AtomicUsize>,
+    /// The same count per server address, shared by the connections to that address (a pool's).
+    /// Entries are made at connect time and kept: one per address the client ever connected to.
+    servers: Arc<Mutex<HashMap<String, Arc<AtomicUsize>>>>,
 }
 
 impl ConnectionGroup {
@@ -54,6 +59,12 @@ impl ConnectionGroup {
     #[inline]
     pub(crate) fn taken(&self) {
         self.woken.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The unanswered-command count of the group's connections to `addr`.
+    pub(crate) fn server(&self, addr: &str) -> Arc<AtomicUsize> {
+        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        servers.entry(addr.to_string()).or_default().clone()
     }
 
     /// Commands written and not yet answered, over the group. Each connection updates it just after

@@ -9,7 +9,7 @@
 //!   taken, callers wait for one in arrival order (a newcomer never overtakes a waiting caller);
 //! - one writer task drains everything queued into one buffer and writes it in one syscall, handing the
 //!   slot indices to the reader *before* writing; while its server still works on its last write and
-//!   the other connections of its [`ConnectionGroup`] have as much unanswered, it holds the queue for
+//!   the other servers of its [`ConnectionGroup`] have as much unanswered, it holds the queue for
 //!   that write's replies, so that the next write carries more;
 //! - one reader task decodes every complete reply in its buffer and completes the slots in order;
 //! - one sweep per connection enforces deadlines (no timer per command).

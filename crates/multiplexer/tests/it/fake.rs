@@ -408,25 +408,35 @@ async fn setup_errors_carry_the_server_text() {
     .await;
 }
 
-/// Whether connection A writes its second command while its first is unanswered, when another
-/// connection of its group (`other_busy`) or of a group of its own has three commands unanswered.
-/// The fake answers A's first command only after 300 ms without seeing more.
-async fn second_command_written_before_first_answered(other_in_group: bool) -> bool {
+/// Where the other connection of [`second_command_written_before_first_answered`] goes.
+#[derive(Clone, Copy, Debug)]
+enum Other {
+    /// Another server, same group (another node of a cluster).
+    OtherServerSameGroup,
+    /// Another server, a group of its own (another client).
+    OtherServerOwnGroup,
+    /// The same server, same group (a pool of two connections to one server).
+    SameServerSameGroup,
+}
+
+/// Whether connection A writes its second command while its first is unanswered, beside another
+/// connection that has three commands unanswered. The fake answers A's first command only after
+/// 300 ms without seeing more.
+async fn second_command_written_before_first_answered(other: Other) -> bool {
     let (events, mut seen) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
-    let addr = fake(move |i, mut c| {
+    // One script for both roles, told apart by the first command, so either may be on either fake.
+    let script = move |_, mut c: FakeConn| {
         let events = events.clone();
         async move {
             c.hello3().await;
-            if i == 0 {
+            if c.read_command().await == ["GET", "b0"] {
                 // The other connection: three commands it never gets answers to.
-                for k in ["b0", "b1", "b2"] {
-                    c.expect(&["GET", k]).await;
-                }
+                c.expect(&["GET", "b1"]).await;
+                c.expect(&["GET", "b2"]).await;
                 let _ = events.send("other loaded");
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return;
             }
-            c.expect(&["GET", "a0"]).await;
             let _ = events.send("a0 read");
             let early = tokio::time::timeout(Duration::from_millis(300), c.read_command()).await;
             let _ = events.send(if early.is_ok() { "a1 early" } else { "a1 held" });
@@ -438,15 +448,18 @@ async fn second_command_written_before_first_answered(other_in_group: bool) -> b
             c.write(b"$1\r\nv\r\n$1\r\nv\r\n").await;
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
-    })
-    .await;
-    let other_config = config(&addr);
-    let other = Multiplexer::connect(other_config.clone()).await.unwrap();
-    let a_config = if other_in_group {
-        other_config
-    } else {
-        config(&addr)
     };
+    let a_addr = fake(script.clone()).await;
+    let other_config = match other {
+        Other::SameServerSameGroup => config(&a_addr),
+        _ => config(&fake(script).await),
+    };
+    let a_config = match other {
+        Other::OtherServerOwnGroup => config(&a_addr),
+        // The same group: a clone of the other's configuration, pointed at A's server.
+        _ => other_config.clone().addr(a_addr.as_str()),
+    };
+    let other = Multiplexer::connect(other_config).await.unwrap();
     let a = Multiplexer::connect(a_config).await.unwrap();
     let loaded = tokio::spawn(async move { batch_of_keys(&other, &["b0", "b1", "b2"]).await });
     assert_eq!(seen.recv().await, Some("other loaded"));
@@ -481,17 +494,22 @@ async fn batch_of_keys(mux: &Multiplexer, keys: &[&str]) -> Vec<Result<Frame, mu
         .await
 }
 
-/// A writer holds its queue while its connection has commands unanswered and the other connections
-/// of its group have at least as many (their servers keep the cores busy meanwhile), and writes it
-/// all once the reply comes; alone, or beside a connection of another group, it pipelines.
+/// A writer holds its queue while its connection has commands unanswered and the group's other
+/// servers have at least as many (they keep the cores busy meanwhile), and writes it all once the
+/// reply comes. Beside a connection of another client, or of the same pool to the same server, it
+/// pipelines: nothing else would fill the time its server waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_writer_holds_its_queue_only_beside_busier_connections_of_its_group() {
+async fn a_writer_holds_its_queue_only_while_other_servers_of_its_group_are_busier() {
     bounded(Duration::from_secs(20), async {
-        for (other_in_group, written_early) in [(true, false), (false, true)] {
+        for (other, written_early) in [
+            (Other::OtherServerSameGroup, false),
+            (Other::OtherServerOwnGroup, true),
+            (Other::SameServerSameGroup, true),
+        ] {
             assert_eq!(
-                second_command_written_before_first_answered(other_in_group).await,
+                second_command_written_before_first_answered(other).await,
                 written_early,
-                "other connection in the group: {other_in_group}"
+                "{other:?}"
             );
         }
     })
