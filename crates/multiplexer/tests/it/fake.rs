@@ -410,19 +410,19 @@ async fn setup_errors_carry_the_server_text() {
 
 /// Where the other connection of [`second_command_written_before_first_answered`] goes.
 #[derive(Clone, Copy, Debug)]
-enum Other {
+enum Neighbour {
     /// Another server, same group (another node of a cluster).
-    OtherServerSameGroup,
+    OtherNode,
     /// Another server, a group of its own (another client).
-    OtherServerOwnGroup,
+    OtherClient,
     /// The same server, same group (a pool of two connections to one server).
-    SameServerSameGroup,
+    SamePool,
 }
 
 /// Whether connection A writes its second command while its first is unanswered, beside another
 /// connection that has three commands unanswered. The fake answers A's first command only after
 /// 300 ms without seeing more.
-async fn second_command_written_before_first_answered(other: Other) -> bool {
+async fn second_command_written_before_first_answered(other: Neighbour) -> bool {
     let (events, mut seen) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
     // One script for both roles, told apart by the first command, so either may be on either fake.
     let script = move |_, mut c: FakeConn| {
@@ -451,11 +451,11 @@ async fn second_command_written_before_first_answered(other: Other) -> bool {
     };
     let a_addr = fake(script.clone()).await;
     let other_config = match other {
-        Other::SameServerSameGroup => config(&a_addr),
+        Neighbour::SamePool => config(&a_addr),
         _ => config(&fake(script).await),
     };
     let a_config = match other {
-        Other::OtherServerOwnGroup => config(&a_addr),
+        Neighbour::OtherClient => config(&a_addr),
         // The same group: a clone of the other's configuration, pointed at A's server.
         _ => other_config.clone().addr(a_addr.as_str()),
     };
@@ -502,9 +502,9 @@ async fn batch_of_keys(mux: &Multiplexer, keys: &[&str]) -> Vec<Result<Frame, mu
 async fn a_writer_holds_its_queue_only_while_other_servers_of_its_group_are_busier() {
     bounded(Duration::from_secs(20), async {
         for (other, written_early) in [
-            (Other::OtherServerSameGroup, false),
-            (Other::OtherServerOwnGroup, true),
-            (Other::SameServerSameGroup, true),
+            (Neighbour::OtherNode, false),
+            (Neighbour::OtherClient, true),
+            (Neighbour::SamePool, true),
         ] {
             assert_eq!(
                 second_command_written_before_first_answered(other).await,
