@@ -67,7 +67,9 @@ pub struct ConnectionConfig {
     /// this often, so a timed-out caller returns within deadline + this tick.
     pub timeout_tick: Duration,
     /// The connections made from this configuration and its clones: their writers wait for callers
-    /// woken by replies on any of them (see [`ConnectionGroup`](crate::ConnectionGroup)).
+    /// woken by replies on any of them, and hold their writes while their server is busy and the
+    /// group's other servers are busier (see [`ConnectionGroup`](crate::ConnectionGroup)). A clone
+    /// pointed at another address counts as another server of the group.
     pub group: ConnectionGroup,
 }
 

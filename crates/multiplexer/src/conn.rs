@@ -389,7 +389,8 @@ impl Shared {
         }
     }
 
-    /// What the writer should do next; Pending until there is work or a state change.
+    /// What the writer should do next; Pending until there is work or a state change, and while the
+    /// writer holds its queue (see `may_write`).
     fn poll_writer(&self, cx: &mut Context<'_>) -> Poll<WriterWake> {
         loop {
             // Acquire: pairs with the reader's release so its recorded error is visible.
@@ -449,6 +450,9 @@ impl Shared {
     /// write is made, and only the other servers' work fills that gap. Holding on a lone server (one
     /// server, or the node a skewed load goes to) cost 20-30% of standalone get_single's throughput
     /// in the same measurements, and 13% with two connections to one server that held in turn.
+    ///
+    /// Why only from `HOLD_MIN_UNANSWERED` commands up: below that the load is light, the cores are
+    /// not the limit, and a held command only waits longer.
     #[inline]
     fn may_write(&self, in_flight: usize) -> bool {
         if in_flight == 0 || self.phase.load(Ordering::Relaxed) >= CLOSING {
@@ -456,6 +460,9 @@ impl Shared {
         }
         // Relaxed: hints, see `ConnectionGroup`.
         let server = self.server_in_flight.load(Ordering::Relaxed);
+        if server < HOLD_MIN_UNANSWERED {
+            return true;
+        }
         let others = self.config.group.in_flight().saturating_sub(server);
         others < server
     }
@@ -645,6 +652,13 @@ async fn reconnect(shared: &Shared) -> Option<(TcpStream, BytesMut)> {
     }
 }
 
+/// A writer holds its queue only while its server has at least this many commands unanswered (see
+/// `Shared::may_write`). 8: at 16 tasks over three nodes (about five per server) holding from the
+/// first command cost 12% of cluster get_single's throughput and raised its p50 (4 alternating
+/// rounds), and with this bound that loss was gone; at 256 tasks a server has 24-80 unanswered, so the
+/// bound does not change when the hold applies there.
+const HOLD_MIN_UNANSWERED: usize = 8;
+
 /// The writer loop: drains the submit queue into one buffer per write.
 async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
     let max_bytes = shared.config.max_write_batch_bytes;
@@ -741,10 +755,12 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
         if count == 0 {
             continue;
         }
-        // Before the write: the reader can only see replies to commands counted here.
-        shared.in_flight.fetch_add(count, Ordering::AcqRel);
+        // Before the write: the reader can only see replies to commands counted here. The server's
+        // and the group's counts first, so the release of the connection's own add covers them: a
+        // reader that sees that add and subtracts can never take them below zero.
         shared.server_in_flight.fetch_add(count, Ordering::Relaxed);
         shared.config.group.written(count);
+        shared.in_flight.fetch_add(count, Ordering::AcqRel);
         // Outstanding commands exist now: make sure the deadline sweep is running.
         shared.sweeper_signal.notify();
         shared.stats.writes.fetch_add(1, Ordering::Relaxed);
@@ -842,8 +858,8 @@ fn finish_batch(shared: &Shared, done: usize) {
         .stats
         .replies
         .fetch_add(done as u64, Ordering::Relaxed);
-    // SeqCst: the writer's acquire load of in_flight sees the credit returned, and see the writer's
-    // hold in `poll_writer` for the pairing with `writer_held`.
+    // SeqCst: the writer's acquire load of in_flight sees the credit returned; for the pairing with
+    // `writer_held`, see the hold in `poll_writer`.
     let before = shared.in_flight.fetch_sub(done, Ordering::SeqCst);
     shared.server_in_flight.fetch_sub(done, Ordering::Relaxed);
     shared.config.group.answered(done);

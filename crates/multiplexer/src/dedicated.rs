@@ -114,8 +114,10 @@ impl Dedicated {
             return Err(Error::new(ErrorKind::Closed));
         }
         let mut config = config.command_timeout(CLOSE_GRACE);
-        // A group of its own: a blocked command is no load, and counted with the shared connections
-        // it would make their writers hold for it (see `ConnectionGroup`).
+        // A group of its own, whatever group the caller's configuration carries: a blocked command
+        // is no load, and counted with the shared connections it would make their writers hold for
+        // it; nor is its one caller part of the shared connections' batching (the woken-callers
+        // count). See `ConnectionGroup`.
         config.group = crate::group::ConnectionGroup::new();
         let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(config)).await {
             Ok(Ok(mux)) => mux,

@@ -61,14 +61,17 @@ impl ConnectionGroup {
         self.woken.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The unanswered-command count of the group's connections to `addr`.
+    /// The unanswered-command count of the group's connections to `addr` (called at connect time).
     pub(crate) fn server(&self, addr: &str) -> Arc<AtomicUsize> {
         let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        // Counters no connection holds any more go: the map stays as big as the set of addresses
+        // connected now, not every address ever seen (nodes replaced after failovers, probes).
+        servers.retain(|_, count| Arc::strong_count(count) > 1);
         servers.entry(addr.to_string()).or_default().clone()
     }
 
-    /// Commands written and not yet answered, over the group. Each connection updates it just after
-    /// its own count, so the two may differ by a batch for a moment.
+    /// Commands written and not yet answered, over the group. Each connection updates it next to its
+    /// own count, so the two may differ by a batch for a moment.
     #[inline]
     pub(crate) fn in_flight(&self) -> usize {
         // Relaxed: a hint for the writers' hold decision.
@@ -82,8 +85,8 @@ impl ConnectionGroup {
     }
 
     /// `n` commands written on one of the group's connections were answered (or failed with it).
-    /// A connection answers only what it counted with [`written`](Self::written) before the write
-    /// syscall, and its reader sees a reply only after that syscall, so the count never underflows.
+    /// A connection answers only what it counted with [`written`](Self::written) before the release
+    /// of its own count, which its reader acquires before answering, so the count never underflows.
     #[inline]
     pub(crate) fn answered(&self, n: usize) {
         self.in_flight.fetch_sub(n, Ordering::Relaxed);

@@ -408,7 +408,7 @@ async fn setup_errors_carry_the_server_text() {
     .await;
 }
 
-/// Where the other connection of [`second_command_written_before_first_answered`] goes.
+/// Where the other connection of [`next_command_written_before_first_answered`] goes.
 #[derive(Clone, Copy, Debug)]
 enum Neighbour {
     /// Another server, same group (another node of a cluster).
@@ -419,10 +419,13 @@ enum Neighbour {
     SamePool,
 }
 
-/// Whether connection A writes its second command while its first is unanswered, beside another
-/// connection that has three commands unanswered. The fake answers A's first command only after
+/// The multiplexer's `HOLD_MIN_UNANSWERED`: a writer never holds for fewer unanswered commands.
+const HOLD_MIN: usize = 8;
+
+/// Whether connection A writes a command while its `first` commands are unanswered, beside another
+/// connection that has `HOLD_MIN` commands unanswered. The fake answers A's first commands only after
 /// 300 ms without seeing more.
-async fn second_command_written_before_first_answered(other: Neighbour) -> bool {
+async fn next_command_written_before_first_answered(other: Neighbour, first: usize) -> bool {
     let (events, mut seen) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
     // One script for both roles, told apart by the first command, so either may be on either fake.
     let script = move |_, mut c: FakeConn| {
@@ -430,22 +433,37 @@ async fn second_command_written_before_first_answered(other: Neighbour) -> bool 
         async move {
             c.hello3().await;
             if c.read_command().await == ["GET", "b0"] {
-                // The other connection: three commands it never gets answers to.
-                c.expect(&["GET", "b1"]).await;
-                c.expect(&["GET", "b2"]).await;
+                // The other connection: commands it never gets answers to.
+                for k in 1..HOLD_MIN {
+                    c.expect(&["GET", &format!("b{k}")]).await;
+                }
                 let _ = events.send("other loaded");
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return;
             }
-            let _ = events.send("a0 read");
+            for k in 1..first {
+                c.expect(&["GET", &format!("a{k}")]).await;
+            }
+            let _ = events.send("first read");
             let early = tokio::time::timeout(Duration::from_millis(300), c.read_command()).await;
-            let _ = events.send(if early.is_ok() { "a1 early" } else { "a1 held" });
-            c.write(b"$2\r\nv0\r\n").await;
-            if early.is_err() {
+            let _ = events.send(if early.is_ok() {
+                "next early"
+            } else {
+                "next held"
+            });
+            for _ in 0..first {
+                c.write(b"$2\r\nv0\r\n").await;
+            }
+            if early.is_ok() {
+                // Answered at once: the early command may itself have brought A to the bound, and
+                // then the last one waits for this reply.
+                c.write(b"$1\r\nv\r\n").await;
+            } else {
                 c.read_command().await;
+                c.write(b"$1\r\nv\r\n").await;
             }
             c.read_command().await;
-            c.write(b"$1\r\nv\r\n$1\r\nv\r\n").await;
+            c.write(b"$1\r\nv\r\n").await;
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
     };
@@ -461,14 +479,18 @@ async fn second_command_written_before_first_answered(other: Neighbour) -> bool 
     };
     let other = Multiplexer::connect(other_config).await.unwrap();
     let a = Multiplexer::connect(a_config).await.unwrap();
-    let loaded = tokio::spawn(async move { batch_of_keys(&other, &["b0", "b1", "b2"]).await });
-    assert_eq!(seen.recv().await, Some("other loaded"));
-    let first = {
-        let a = a.clone();
-        tokio::spawn(async move { a.send(&cmd(["GET", "a0"])).await })
+    let keys = |prefix: &str, n: usize| -> Vec<String> {
+        (0..n).map(|k| format!("{prefix}{k}")).collect()
     };
-    assert_eq!(seen.recv().await, Some("a0 read"));
-    let rest: Vec<_> = ["a1", "a2"]
+    let (b_keys, a_keys) = (keys("b", HOLD_MIN), keys("a", first));
+    let loaded = tokio::spawn(async move { batch_of_keys(&other, &b_keys).await });
+    assert_eq!(seen.recv().await, Some("other loaded"));
+    let first_replies = {
+        let a = a.clone();
+        tokio::spawn(async move { batch_of_keys(&a, &a_keys).await })
+    };
+    assert_eq!(seen.recv().await, Some("first read"));
+    let rest: Vec<_> = ["n0", "n1"]
         .into_iter()
         .map(|k| {
             let a = a.clone();
@@ -476,40 +498,47 @@ async fn second_command_written_before_first_answered(other: Neighbour) -> bool 
         })
         .collect();
     let verdict = seen.recv().await;
-    assert_eq!(first.await.unwrap().unwrap(), bulk("v0"));
+    for r in first_replies.await.unwrap() {
+        assert_eq!(r.unwrap(), bulk("v0"));
+    }
     for r in rest {
         assert_eq!(r.await.unwrap().unwrap(), bulk("v"));
     }
     loaded.abort();
     match verdict {
-        Some("a1 early") => true,
-        Some("a1 held") => false,
+        Some("next early") => true,
+        Some("next held") => false,
         other => panic!("fake reported {other:?}"),
     }
 }
 
-async fn batch_of_keys(mux: &Multiplexer, keys: &[&str]) -> Vec<Result<Frame, multiplexer::Error>> {
-    let cmds: Vec<_> = keys.iter().map(|k| cmd(["GET", k])).collect();
+async fn batch_of_keys(
+    mux: &Multiplexer,
+    keys: &[String],
+) -> Vec<Result<Frame, multiplexer::Error>> {
+    let cmds: Vec<_> = keys.iter().map(|k| cmd(["GET", k.as_str()])).collect();
     mux.send_batch(&cmds, Instant::now() + Duration::from_secs(5))
         .await
 }
 
-/// A writer holds its queue while its connection has commands unanswered and the group's other
-/// servers have at least as many (they keep the cores busy meanwhile), and writes it all once the
-/// reply comes. Beside a connection of another client, or of the same pool to the same server, it
+/// A writer holds its queue while its server has at least `HOLD_MIN` commands unanswered and the
+/// group's other servers have at least as many (they keep the cores busy meanwhile), and writes it
+/// all once the replies come. Beside a connection of another client, or of the same pool to the same server, it
 /// pipelines: nothing else would fill the time its server waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_holds_its_queue_only_while_other_servers_of_its_group_are_busier() {
     bounded(Duration::from_secs(20), async {
-        for (other, written_early) in [
-            (Neighbour::OtherNode, false),
-            (Neighbour::OtherClient, true),
-            (Neighbour::SamePool, true),
+        for (other, first, written_early) in [
+            (Neighbour::OtherNode, HOLD_MIN, false),
+            // Light load: too few unanswered to be worth a wait.
+            (Neighbour::OtherNode, HOLD_MIN - 1, true),
+            (Neighbour::OtherClient, HOLD_MIN, true),
+            (Neighbour::SamePool, HOLD_MIN, true),
         ] {
             assert_eq!(
-                second_command_written_before_first_answered(other).await,
+                next_command_written_before_first_answered(other, first).await,
                 written_early,
-                "{other:?}"
+                "{other:?}, {first} unanswered"
             );
         }
     })
