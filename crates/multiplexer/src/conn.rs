@@ -545,9 +545,9 @@ async fn drive(shared: Arc<Shared>, mut stream: TcpStream, mut leftover: BytesMu
         }
         let counted = shared.in_flight.swap(0, Ordering::AcqRel);
         shared
-            .server_in_flight
-            .fetch_sub(counted, Ordering::Relaxed);
-        shared.config.group.answered(counted);
+            .config
+            .group
+            .answered(&shared.server_in_flight, counted);
         shared.writer_held.store(false, Ordering::Relaxed);
         shared.reader_failed.store(false, Ordering::Release);
         if matches!(exit, WriterExit::Closed) || shared.phase() >= CLOSING {
@@ -758,8 +758,7 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
         // Before the write: the reader can only see replies to commands counted here. The server's
         // and the group's counts first, so the release of the connection's own add covers them: a
         // reader that sees that add and subtracts can never take them below zero.
-        shared.server_in_flight.fetch_add(count, Ordering::Relaxed);
-        shared.config.group.written(count);
+        shared.config.group.written(&shared.server_in_flight, count);
         shared.in_flight.fetch_add(count, Ordering::AcqRel);
         // Outstanding commands exist now: make sure the deadline sweep is running.
         shared.sweeper_signal.notify();
@@ -861,8 +860,7 @@ fn finish_batch(shared: &Shared, done: usize) {
     // SeqCst: the writer's acquire load of in_flight sees the credit returned; for the pairing with
     // `writer_held`, see the hold in `poll_writer`.
     let before = shared.in_flight.fetch_sub(done, Ordering::SeqCst);
-    shared.server_in_flight.fetch_sub(done, Ordering::Relaxed);
-    shared.config.group.answered(done);
+    shared.config.group.answered(&shared.server_in_flight, done);
     if before >= shared.config.max_in_flight || shared.phase() >= CLOSING {
         // The writer may be waiting for credit (or for in-flight to drain on close).
         shared.writer_signal.notify();

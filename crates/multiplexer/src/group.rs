@@ -78,9 +78,11 @@ impl ConnectionGroup {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// `n` commands were written on one of the group's connections.
+    /// `n` commands were written on one of the group's connections, to the server whose count
+    /// [`server`](Self::server) gave.
     #[inline]
-    pub(crate) fn written(&self, n: usize) {
+    pub(crate) fn written(&self, server: &AtomicUsize, n: usize) {
+        server.fetch_add(n, Ordering::Relaxed);
         self.in_flight.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -88,7 +90,8 @@ impl ConnectionGroup {
     /// A connection answers only what it counted with [`written`](Self::written) before the release
     /// of its own count, which its reader acquires before answering, so the count never underflows.
     #[inline]
-    pub(crate) fn answered(&self, n: usize) {
+    pub(crate) fn answered(&self, server: &AtomicUsize, n: usize) {
+        server.fetch_sub(n, Ordering::Relaxed);
         self.in_flight.fetch_sub(n, Ordering::Relaxed);
     }
 }

@@ -84,9 +84,19 @@ fn config(addr: &str) -> ConnectionConfig {
         .reconnect_backoff_max(Duration::from_millis(50))
 }
 
-/// Sends `n` GETs as one batch (so they are all written before the fake answers) and returns results.
+/// Sends `n` GETs (keys k0, k1, ...) as one batch (so they are all written before the fake answers)
+/// and returns results.
 async fn batch_of(mux: &Multiplexer, n: usize) -> Vec<Result<Frame, multiplexer::Error>> {
-    let cmds: Vec<_> = (0..n).map(|i| cmd(["GET", &format!("k{i}")])).collect();
+    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+    batch_of_keys(mux, &keys).await
+}
+
+/// Sends a GET of each key as one batch and returns results.
+async fn batch_of_keys(
+    mux: &Multiplexer,
+    keys: &[String],
+) -> Vec<Result<Frame, multiplexer::Error>> {
+    let cmds: Vec<_> = keys.iter().map(|k| cmd(["GET", k.as_str()])).collect();
     mux.send_batch(&cmds, Instant::now() + Duration::from_secs(5))
         .await
 }
@@ -510,15 +520,6 @@ async fn next_command_written_before_first_answered(other: Neighbour, first: usi
         Some("next held") => false,
         other => panic!("fake reported {other:?}"),
     }
-}
-
-async fn batch_of_keys(
-    mux: &Multiplexer,
-    keys: &[String],
-) -> Vec<Result<Frame, multiplexer::Error>> {
-    let cmds: Vec<_> = keys.iter().map(|k| cmd(["GET", k.as_str()])).collect();
-    mux.send_batch(&cmds, Instant::now() + Duration::from_secs(5))
-        .await
 }
 
 /// A writer holds its queue while its server has at least `HOLD_MIN` commands unanswered and the
