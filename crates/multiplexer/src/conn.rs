@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::config::{ConnectionConfig, Protocol, ProtocolVersion};
 use crate::error::{Error, ErrorKind};
+use crate::group::ConnectionGroup;
 use crate::handoff::Handoff;
 use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, BoundedQueue, Ordering};
 use crate::signal::Signal;
@@ -874,8 +875,13 @@ fn finish_batch(shared: &Shared, done: usize) {
 /// The deadline sweep: while commands are outstanding, wakes every caller whose deadline has passed once
 /// per tick. One timer per connection instead of one per command (fred measured ~30% CPU in tokio's timer
 /// wheel with a timer per command).
+///
+/// It also watches for a server that stopped answering (see [`StallWatch`]), and wakes a held writer
+/// once per tick so it re-checks the hold against the group's counts, which other connections' sweeps
+/// may have changed meanwhile.
 async fn sweep(shared: Arc<Shared>) {
     let tick = shared.config.timeout_tick;
+    let mut stall = StallWatch::new(shared.config.group.clone());
     loop {
         let phase = shared.phase();
         // Ends only after the driver has finished (CLOSED): until then a close may still need the
@@ -884,11 +890,20 @@ async fn sweep(shared: Arc<Shared>) {
             return;
         }
         if (phase == UP || phase == CLOSED) && shared.slots.outstanding() == 0 {
+            stall.observe(shared.stats.replies.load(Ordering::Relaxed), 0);
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
             continue;
         }
         tokio::time::sleep(tick).await;
+        // Relaxed: hints, see `ConnectionGroup`.
+        stall.observe(
+            shared.stats.replies.load(Ordering::Relaxed),
+            shared.in_flight.load(Ordering::Relaxed),
+        );
+        if shared.writer_held.load(Ordering::Relaxed) {
+            shared.writer_signal.wake();
+        }
         let now = shared.ticks(Instant::now());
         shared.slots.wake_expired(now);
         if shared.phase() == CLOSING
@@ -897,6 +912,52 @@ async fn sweep(shared: Arc<Shared>) {
         {
             shared.writer_signal.wake();
         }
+    }
+}
+
+/// Takes a connection's unanswered commands out of its group's count while its server answers
+/// nothing, and puts them back when it answers again (see `ConnectionGroup::withdraw`).
+///
+/// A server counts as stalled when it had commands unanswered at two ticks in a row and sent no reply
+/// between: one tick (10 ms by default) with nothing answered, against replies every few hundred
+/// microseconds under the loads the hold is for. A wrong guess only makes the other writers pipeline
+/// as they would without the hold, for one tick.
+struct StallWatch {
+    group: ConnectionGroup,
+    replies: u64,
+    unanswered: usize,
+    withdrawn: usize,
+}
+
+impl StallWatch {
+    fn new(group: ConnectionGroup) -> StallWatch {
+        StallWatch {
+            group,
+            replies: 0,
+            unanswered: 0,
+            withdrawn: 0,
+        }
+    }
+
+    /// One tick's reading: the connection's reply counter and its unanswered commands.
+    fn observe(&mut self, replies: u64, unanswered: usize) {
+        let stalled = unanswered > 0 && self.unanswered > 0 && replies == self.replies;
+        let withdrawn = if stalled { unanswered } else { 0 };
+        if withdrawn > self.withdrawn {
+            self.group.withdraw(withdrawn - self.withdrawn);
+        } else if withdrawn < self.withdrawn {
+            self.group.restore(self.withdrawn - withdrawn);
+        }
+        self.withdrawn = withdrawn;
+        self.replies = replies;
+        self.unanswered = unanswered;
+    }
+}
+
+impl Drop for StallWatch {
+    fn drop(&mut self) {
+        // The sweep task ends (or its runtime shuts down): the group must not keep the withdrawal.
+        self.group.restore(self.withdrawn);
     }
 }
 
@@ -1030,6 +1091,47 @@ impl SetupIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection's unanswered commands leave the group's count after a tick with none answered, and
+    /// come back with the next reply, a reset or an idle connection; nothing stays withdrawn after the
+    /// watch ends.
+    #[test]
+    fn stall_watch_withdraws_a_silent_connection_and_restores_it() {
+        // Per tick: the connection's reply counter and unanswered commands, and how many of those
+        // the group should not count. Another connection of the group has 10 unanswered throughout.
+        let ticks: [(u64, usize, usize); 10] = [
+            (100, 20, 0),  // first reading: no earlier tick to compare with
+            (100, 20, 20), // nothing answered for a tick
+            (100, 25, 25), // still silent, more written: the withdrawal follows
+            (101, 24, 0),  // a reply
+            (101, 24, 24), // silent again
+            (101, 0, 0),   // a reset answered everything
+            (101, 3, 0),
+            (101, 3, 3),
+            (101, 0, 0), // idle
+            (101, 5, 0),
+        ];
+        let group = ConnectionGroup::new();
+        group.written(&group.server("b"), 10);
+        let server = group.server("a");
+        let mut watch = StallWatch::new(group.clone());
+        let mut counted = 0;
+        for (i, (replies, unanswered, withdrawn)) in ticks.into_iter().enumerate() {
+            // The connection's writes and replies since the last tick, as its writer and reader count them.
+            if unanswered > counted {
+                group.written(&server, unanswered - counted);
+            } else {
+                group.answered(&server, counted - unanswered);
+            }
+            counted = unanswered;
+            watch.observe(replies, unanswered);
+            assert_eq!(group.in_flight(), 10 + unanswered - withdrawn, "tick {i}");
+        }
+        watch.observe(101, 5);
+        assert_eq!(group.in_flight(), 10);
+        drop(watch);
+        assert_eq!(group.in_flight(), 15);
+    }
 
     /// Small commands are copied into the entry, bigger ones shared; both give back the same bytes.
     #[test]

@@ -24,12 +24,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// while its server still works on its previous write and the group's other servers keep the cores
 /// busy (see `Shared::may_write`). It is a hint as well: a writer always writes once its own
 /// connection has nothing unanswered.
+///
+/// A server that stops answering (stopped by SIGSTOP, or busy with a long script) keeps its count high
+/// without keeping a core busy. Each connection's deadline sweep takes such a count out of the group's
+/// sum after one tick without a reply (`withdraw`), and puts it back once replies come again, so the
+/// other nodes' writers do not hold for a server that fills no gap.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionGroup {
     woken: Arc<AtomicUsize>,
     /// A separate allocation from `woken`: that count changes once per reply, this one once per
     /// write and read, and they should not share a cache line.
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
     /// The same count per server address, shared by the connections to that address (a pool's).
     /// Entries are made at connect time and kept: one per address the client ever connected to.
     servers: Arc<Mutex<HashMap<String, Arc<AtomicUsize>>>>,
@@ -70,12 +75,26 @@ impl ConnectionGroup {
         servers.entry(addr.to_string()).or_default().clone()
     }
 
-    /// Commands written and not yet answered, over the group. Each connection updates it next to its
-    /// own count, so the two may differ by a batch for a moment.
+    /// Commands written and not yet answered over the group, less those of connections whose server
+    /// has stopped answering (see [`withdraw`](Self::withdraw)). Each connection updates it next to
+    /// its own count, so the two may differ by a batch for a moment.
     #[inline]
     pub(crate) fn in_flight(&self) -> usize {
         // Relaxed: a hint for the writers' hold decision.
-        self.in_flight.load(Ordering::Relaxed)
+        let all = self.in_flight.all.load(Ordering::Relaxed);
+        all.saturating_sub(self.in_flight.stalled.load(Ordering::Relaxed))
+    }
+
+    /// A connection's `n` unanswered commands stop counting in [`in_flight`](Self::in_flight): its
+    /// server has answered nothing for a sweep tick. The connection's sweep calls
+    /// [`restore`](Self::restore) with the same `n` when replies come again or the connection resets.
+    pub(crate) fn withdraw(&self, n: usize) {
+        self.in_flight.stalled.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Undoes one [`withdraw`](Self::withdraw) of `n`.
+    pub(crate) fn restore(&self, n: usize) {
+        self.in_flight.stalled.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// `n` commands were written on one of the group's connections, to the server whose count
@@ -83,7 +102,7 @@ impl ConnectionGroup {
     #[inline]
     pub(crate) fn written(&self, server: &AtomicUsize, n: usize) {
         server.fetch_add(n, Ordering::Relaxed);
-        self.in_flight.fetch_add(n, Ordering::Relaxed);
+        self.in_flight.all.fetch_add(n, Ordering::Relaxed);
     }
 
     /// `n` commands written on one of the group's connections were answered (or failed with it).
@@ -92,6 +111,14 @@ impl ConnectionGroup {
     #[inline]
     pub(crate) fn answered(&self, server: &AtomicUsize, n: usize) {
         server.fetch_sub(n, Ordering::Relaxed);
-        self.in_flight.fetch_sub(n, Ordering::Relaxed);
+        self.in_flight.all.fetch_sub(n, Ordering::Relaxed);
     }
+}
+
+/// The group's unanswered-command counts. `stalled` changes only at a sweep tick, so sharing the
+/// cache line with `all` costs the writers nothing.
+#[derive(Debug, Default)]
+struct InFlight {
+    all: AtomicUsize,
+    stalled: AtomicUsize,
 }

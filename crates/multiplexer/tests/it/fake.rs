@@ -421,8 +421,11 @@ async fn setup_errors_carry_the_server_text() {
 /// Where the other connection of [`next_command_written_before_first_answered`] goes.
 #[derive(Clone, Copy, Debug)]
 enum Neighbour {
-    /// Another server, same group (another node of a cluster).
+    /// Another server, same group (another node of a cluster). Its sweep ticks once a second, so
+    /// within the fake's 300 ms it cannot tell the silence from a busy server.
     OtherNode,
+    /// The same, with the default 10 ms tick: seen as stalled after a tick without a reply.
+    StalledNode,
     /// Another server, a group of its own (another client).
     OtherClient,
     /// The same server, same group (a pool of two connections to one server).
@@ -482,6 +485,10 @@ async fn next_command_written_before_first_answered(other: Neighbour, first: usi
         Neighbour::SamePool => config(&a_addr),
         _ => config(&fake(script).await),
     };
+    let other_config = match other {
+        Neighbour::StalledNode => other_config,
+        _ => other_config.timeout_tick(Duration::from_secs(1)),
+    };
     let a_config = match other {
         Neighbour::OtherClient => config(&a_addr),
         // The same group: a clone of the other's configuration, pointed at A's server.
@@ -524,8 +531,9 @@ async fn next_command_written_before_first_answered(other: Neighbour, first: usi
 
 /// A writer holds its queue while its server has at least `HOLD_MIN` commands unanswered and the
 /// group's other servers have at least as many (they keep the cores busy meanwhile), and writes it
-/// all once the replies come. Beside a connection of another client, or of the same pool to the same server, it
-/// pipelines: nothing else would fill the time its server waits.
+/// all once the replies come. Beside a connection of another client, or of the same pool to the same
+/// server, or beside a node that has answered nothing for a sweep tick (stopped, or stuck in a long
+/// script), it pipelines: nothing else would fill the time its server waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_holds_its_queue_only_while_other_servers_of_its_group_are_busier() {
     bounded(Duration::from_secs(20), async {
@@ -533,6 +541,8 @@ async fn a_writer_holds_its_queue_only_while_other_servers_of_its_group_are_busi
             (Neighbour::OtherNode, HOLD_MIN, false),
             // Light load: too few unanswered to be worth a wait.
             (Neighbour::OtherNode, HOLD_MIN - 1, true),
+            // A server that answers nothing keeps no core busy.
+            (Neighbour::StalledNode, HOLD_MIN, true),
             (Neighbour::OtherClient, HOLD_MIN, true),
             (Neighbour::SamePool, HOLD_MIN, true),
         ] {
