@@ -7,7 +7,7 @@
 //! *before* writing (so a reply can never arrive before its slot is known), and writes the buffer in one
 //! syscall. The reader decodes every complete reply in its buffer and completes the slots in FIFO order.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -26,7 +26,7 @@ use crate::group::ConnectionGroup;
 use crate::handoff::Handoff;
 use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicUsize, BoundedQueue, Ordering};
 use crate::signal::Signal;
-use crate::slot::SlotPool;
+use crate::slot::{SlotPool, Turn};
 use crate::stats::Counters;
 
 /// What a slot delivers to its caller.
@@ -273,25 +273,33 @@ impl Shared {
     ) -> Result<(), Error> {
         self.check_accepting()?;
         out.clear();
-        let mut wait = self.slots.wait(n);
-        let sleep = tokio::time::sleep_until(deadline);
-        tokio::pin!(sleep);
+        let mut wait = self.slots.wait(n, ticks);
+        // The sweep expires waiters (no timer per waiter, see `waiters.rs`): make sure it runs. It may
+        // be parked when every slot was taken by callers that have not been written yet.
+        self.sweeper_signal.notify();
+        let busy = || {
+            self.stats.busy.fetch_add(1, Ordering::Relaxed);
+            Poll::Ready(Err(Error::new(ErrorKind::Busy)))
+        };
         poll_fn(|cx| {
             // Checked first: a caller woken because the connection is closing gives its place up.
             if let Err(e) = self.check_accepting() {
                 return Poll::Ready(Err(e));
             }
-            if wait.poll_acquire(ticks, out, cx).is_ready() {
-                return Poll::Ready(Ok(()));
+            match wait.poll_acquire(out, cx) {
+                Poll::Ready(Turn::Served) => return Poll::Ready(Ok(())),
+                Poll::Ready(Turn::Expired) => return busy(),
+                Poll::Pending => {}
             }
             // Checked again now that the waker is registered: a close between the first check and
             // the registration woke nobody, and would otherwise leave this caller to its deadline.
             if let Err(e) = self.check_accepting() {
                 return Poll::Ready(Err(e));
             }
-            if sleep.as_mut().poll(cx).is_ready() {
-                self.stats.busy.fetch_add(1, Ordering::Relaxed);
-                return Poll::Ready(Err(Error::new(ErrorKind::Busy)));
+            // Woken for another reason after the deadline (or it had passed on arrival): give up now
+            // rather than at the sweep's next tick.
+            if Instant::now() >= deadline {
+                return busy();
             }
             Poll::Pending
         })
@@ -889,7 +897,10 @@ async fn sweep(shared: Arc<Shared>) {
         if phase == CLOSED && shared.handles_gone.load(Ordering::Acquire) {
             return;
         }
-        if (phase == UP || phase == CLOSED) && shared.slots.outstanding() == 0 {
+        if (phase == UP || phase == CLOSED)
+            && shared.slots.outstanding() == 0
+            && !shared.slots.has_waiters()
+        {
             stall.observe(shared.stats.replies.load(Ordering::Relaxed), 0);
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
@@ -906,6 +917,7 @@ async fn sweep(shared: Arc<Shared>) {
         }
         let now = shared.ticks(Instant::now());
         shared.slots.wake_expired(now);
+        shared.slots.expire_waiters(now);
         if shared.phase() == CLOSING
             && now >= shared.close_deadline.load(Ordering::Relaxed)
             && !shared.close_expired.swap(true, Ordering::AcqRel)

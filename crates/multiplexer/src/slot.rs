@@ -24,6 +24,7 @@ use std::task::{Context, Poll};
 use crate::atomic_waker::AtomicWaker;
 use crate::group::ConnectionGroup;
 use crate::loom::{AtomicU64, AtomicUsize, BoundedQueue, Ordering, UnsafeCell};
+pub(crate) use crate::waiters::Turn;
 use crate::waiters::Waiters;
 
 /// In the free list; nobody references the slot.
@@ -187,13 +188,27 @@ impl<T> SlotPool<T> {
         self.waiters.after_release(&self.free);
     }
 
-    /// Queues for `n` slots behind everyone already waiting (after `acquire`/`acquire_many` failed).
-    pub(crate) fn wait(&self, n: usize) -> SlotWait<'_, T> {
+    /// Queues for `n` slots behind everyone already waiting (after `acquire`/`acquire_many` failed), until
+    /// `deadline` (clock ticks; see [`expire_waiters`](Self::expire_waiters)).
+    pub(crate) fn wait(&self, n: usize, deadline: u64) -> SlotWait<'_, T> {
         SlotWait {
             pool: self,
-            node: self.waiters.enqueue(n, &self.free),
+            node: self.waiters.enqueue(n, deadline, &self.free),
+            deadline,
             done: false,
         }
+    }
+
+    /// True while callers wait for slots.
+    #[inline]
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.any()
+    }
+
+    /// Wakes every waiting caller whose deadline is `now` or earlier to give up (the connection's sweep
+    /// calls it once per tick).
+    pub(crate) fn expire_waiters(&self, now: u64) {
+        self.waiters.expire(now);
     }
 
     /// Wakes every queued caller without giving it a slot, so it re-checks whether it should go on
@@ -355,36 +370,28 @@ impl<T> SlotPool<T> {
 pub(crate) struct SlotWait<'a, T> {
     pool: &'a SlotPool<T>,
     node: usize,
+    deadline: u64,
     /// The slots were taken; the node is retired.
     done: bool,
 }
 
 impl<T> SlotWait<'_, T> {
-    /// Ready once the caller's turn came and all its slots are there: they are the caller's now (PENDING,
-    /// with `deadline`) and appended to `out`.
-    pub(crate) fn poll_acquire(
-        &mut self,
-        deadline: u64,
-        out: &mut Vec<u32>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    /// [`Turn::Served`] once the caller's turn came and all its slots are there: they are the caller's
+    /// now (PENDING, with the wait's deadline) and appended to `out`. [`Turn::Expired`] when the deadline
+    /// passed first; the caller gives up by dropping the wait.
+    pub(crate) fn poll_acquire(&mut self, out: &mut Vec<u32>, cx: &mut Context<'_>) -> Poll<Turn> {
         if self.done {
-            return Poll::Ready(());
+            return Poll::Ready(Turn::Served);
         }
         let start = out.len();
-        if self
-            .pool
-            .waiters
-            .poll_ready(self.node, cx, out)
-            .is_pending()
-        {
-            return Poll::Pending;
+        let turn = std::task::ready!(self.pool.waiters.poll_ready(self.node, cx, out));
+        if turn == Turn::Served {
+            self.done = true;
+            for &index in out.iter().skip(start) {
+                self.pool.claim(index, self.deadline);
+            }
         }
-        self.done = true;
-        for &index in out.iter().skip(start) {
-            self.pool.claim(index, deadline);
-        }
-        Poll::Ready(())
+        Poll::Ready(turn)
     }
 }
 
@@ -465,16 +472,19 @@ mod tests {
         let pool = SlotPool::<u32>::new(3);
         let mut cx = Context::from_waker(Waker::noop());
         let held: Vec<u32> = (0..3).map(|_| pool.acquire(7).unwrap()).collect();
-        let mut single = pool.wait(1);
-        let mut batch = pool.wait(2);
-        let mut behind = pool.wait(1);
+        let mut single = pool.wait(1, 9);
+        let mut batch = pool.wait(2, 9);
+        let mut behind = pool.wait(1, 9);
         assert_eq!(pool.waiting(), 3);
         let mut got = Vec::new();
-        assert!(single.poll_acquire(9, &mut got, &mut cx).is_pending());
+        assert!(single.poll_acquire(&mut got, &mut cx).is_pending());
 
         // The first freed slot goes to the first waiter, and is its caller's (PENDING) once taken.
         free(&pool, held[0]);
-        assert_eq!(single.poll_acquire(9, &mut got, &mut cx), Poll::Ready(()));
+        assert_eq!(
+            single.poll_acquire(&mut got, &mut cx),
+            Poll::Ready(Turn::Served)
+        );
         assert_eq!(got, [held[0]]);
         assert_eq!(pool.state(held[0]), PENDING);
         drop(single);
@@ -484,20 +494,23 @@ mod tests {
         free(&pool, held[1]);
         assert_eq!((pool.free_len(), pool.waiting()), (0, 2));
         let mut later = Vec::new();
-        assert!(batch.poll_acquire(9, &mut later, &mut cx).is_pending());
-        assert!(behind.poll_acquire(9, &mut later, &mut cx).is_pending());
+        assert!(batch.poll_acquire(&mut later, &mut cx).is_pending());
+        assert!(behind.poll_acquire(&mut later, &mut cx).is_pending());
         assert!(pool.acquire(0).is_none());
         assert!(!pool.acquire_many(1, 0, &mut later));
 
         // The batch gives up: its slot goes straight on to the waiter behind it.
         drop(batch);
         assert_eq!(pool.waiting(), 0);
-        assert_eq!(behind.poll_acquire(9, &mut later, &mut cx), Poll::Ready(()));
+        assert_eq!(
+            behind.poll_acquire(&mut later, &mut cx),
+            Poll::Ready(Turn::Served)
+        );
         assert_eq!(later, [held[1]]);
         drop(behind);
 
         // A batch that completes but is dropped before it takes its slots returns them.
-        let batch = pool.wait(2);
+        let batch = pool.wait(2, 9);
         free(&pool, held[2]);
         free(&pool, later[0]);
         assert_eq!((pool.free_len(), pool.waiting()), (0, 0));
@@ -511,6 +524,54 @@ mod tests {
             free(&pool, index);
         }
         assert_eq!((pool.free_len(), pool.waiting()), (3, 0));
+    }
+
+    /// The sweep's expiry gives up exactly the waiters whose deadline has passed; one that gives up
+    /// leaves its place, and the next freed slot goes to the waiter behind it.
+    #[test]
+    fn waiters_expire_at_their_deadline_and_leave_their_place() {
+        let pool = SlotPool::<u32>::new(1);
+        let mut cx = Context::from_waker(Waker::noop());
+        let held = pool.acquire(7).unwrap();
+        let (mut early, mut late) = (pool.wait(1, 10), pool.wait(1, 20));
+        let mut got = Vec::new();
+        // (sweep time, what each waiter's next poll gives)
+        let ticks = [
+            (9, Poll::Pending, Poll::Pending),
+            (10, Poll::Ready(Turn::Expired), Poll::Pending),
+            (19, Poll::Ready(Turn::Expired), Poll::Pending),
+        ];
+        for (now, early_turn, late_turn) in ticks {
+            pool.expire_waiters(now);
+            assert_eq!(
+                early.poll_acquire(&mut got, &mut cx),
+                early_turn,
+                "early at {now}"
+            );
+            assert_eq!(
+                late.poll_acquire(&mut got, &mut cx),
+                late_turn,
+                "late at {now}"
+            );
+        }
+        // The expired caller gives up; the slot freed next is the later waiter's.
+        drop(early);
+        assert_eq!(pool.waiting(), 1);
+        free(&pool, held);
+        assert_eq!(
+            late.poll_acquire(&mut got, &mut cx),
+            Poll::Ready(Turn::Served)
+        );
+        assert_eq!(got, [held]);
+        // Served before its deadline: a later sweep changes nothing.
+        pool.expire_waiters(30);
+        assert_eq!(
+            late.poll_acquire(&mut got, &mut cx),
+            Poll::Ready(Turn::Served)
+        );
+        drop(late);
+        free(&pool, held);
+        assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
     }
 
     /// The group counts completed slots whose caller has not taken the value, in every ending.
@@ -688,14 +749,20 @@ mod loom_tests {
 
     /// Polls a wait once and gives up (deadline, connection closed); a slot it got is freed again.
     fn wait_once_then_leave(pool: &SlotPool<Arc<u32>>, n: usize) {
-        let mut wait = pool.wait(n);
+        let mut wait = pool.wait(n, 9);
         let mut got = Vec::new();
         let mut cx = Context::from_waker(Waker::noop());
-        if wait.poll_acquire(0, &mut got, &mut cx).is_ready() {
+        if wait.poll_acquire(&mut got, &mut cx).is_ready() {
             for index in got {
                 free(pool, index);
             }
         }
+    }
+
+    /// A thread that frees `index` of `pool` (held by the model's caller) while the model runs.
+    fn freeing(pool: &Arc<SlotPool<Arc<u32>>>, index: u32) -> thread::JoinHandle<()> {
+        let pool = pool.clone();
+        thread::spawn(move || free(&pool, index))
     }
 
     /// The handoff race: a slot is freed while a queued caller gives up. Whichever order the release,
@@ -705,10 +772,7 @@ mod loom_tests {
         loom::model(|| {
             let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
             let index = pool.acquire(0).unwrap();
-            let releaser = {
-                let pool = pool.clone();
-                thread::spawn(move || free(&pool, index))
-            };
+            let releaser = freeing(&pool, index);
             wait_once_then_leave(&pool, 1);
             releaser.join().unwrap();
             assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
@@ -726,17 +790,40 @@ mod loom_tests {
                 let pool = pool.clone();
                 thread::spawn(move || wait_once_then_leave(&pool, 1))
             };
-            let releaser = {
-                let pool = pool.clone();
-                thread::spawn(move || free(&pool, index))
-            };
-            let mut wait = pool.wait(1);
+            let releaser = freeing(&pool, index);
+            let mut wait = pool.wait(1, 9);
             let mut got = Vec::new();
-            block_on(poll_fn(|cx| wait.poll_acquire(0, &mut got, cx)));
+            block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
             assert_eq!(got, [index]);
             free(&pool, index);
             leaver.join().unwrap();
             releaser.join().unwrap();
+            assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
+        });
+    }
+
+    /// The sweep expires a waiter while its slot is being freed: the waiter is either served or told
+    /// to give up, never left parked, and the slot ends in the free list either way.
+    #[test]
+    fn loom_expiry_races_release() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let releaser = freeing(&pool, index);
+            let sweeper = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.expire_waiters(10))
+            };
+            let mut wait = pool.wait(1, 5);
+            let mut got = Vec::new();
+            let turn = block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
+            drop(wait);
+            if turn == Turn::Served {
+                assert_eq!(got, [index]);
+                free(&pool, index);
+            }
+            releaser.join().unwrap();
+            sweeper.join().unwrap();
             assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
         });
     }
@@ -760,9 +847,9 @@ mod loom_tests {
                     }
                 })
             };
-            let mut wait = pool.wait(1);
+            let mut wait = pool.wait(1, 9);
             let mut got = Vec::new();
-            block_on(poll_fn(|cx| wait.poll_acquire(0, &mut got, cx)));
+            block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
             assert_eq!(got.len(), 1);
             batch.join().unwrap();
             releaser.join().unwrap();

@@ -11,7 +11,10 @@
 //! - the head collects slots until it has all it asked for (a batch may need several); only then is it
 //!   woken and removed, so later waiters, single or batch, wait behind it (tokio's `Semaphore` rule);
 //! - a waiter that gives up ([`Waiters::cancel`]: deadline, dropped future, connection closed) puts back
-//!   whatever it had collected, and the same call passes it on to the next waiter.
+//!   whatever it had collected, and the same call passes it on to the next waiter;
+//! - deadlines are checked by the connection's sweep ([`Waiters::expire`]), once per tick, not by a timer
+//!   per waiter: an overloaded connection has a waiter per command, and arming and clearing a timer in
+//!   tokio's wheel for each was 4% of the client's CPU with 10,000 tasks (`docs/benchmarks/profile.md`).
 //!
 //! **Invariant:** whenever the mutex is released, the queue holds no live waiter or the free list is empty
 //! (up to slots pushed concurrently, whose releasers dispatch them as soon as they get the mutex).
@@ -26,7 +29,7 @@ use std::collections::VecDeque;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
-use crate::loom::{AtomicUsize, BoundedQueue, Mutex, MutexGuard, Ordering, fence};
+use crate::loom::{AtomicU64, AtomicUsize, BoundedQueue, Mutex, MutexGuard, Ordering, fence};
 
 /// Wakers collected under the mutex are woken after it is released (a wake may unpark a worker thread,
 /// which should not lengthen the critical section that every releaser goes through under overload).
@@ -49,6 +52,10 @@ enum State {
 struct Node {
     state: State,
     need: usize,
+    /// The caller's deadline, in the connection's clock ticks.
+    deadline: u64,
+    /// Its deadline passed while it was queued; its caller is woken to give up (see `expire`).
+    expired: bool,
     /// Slots handed to this waiter: free (state FREE) but out of the free list.
     got: Vec<u32>,
     waker: Option<Waker>,
@@ -62,10 +69,23 @@ struct Queue {
     spare: Vec<usize>,
 }
 
+/// How a wait ended, for a caller that polled its node ([`Waiters::poll_ready`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// The node has all its slots, now the caller's.
+    Served,
+    /// The caller's deadline passed first; it gives up with [`Waiters::cancel`].
+    Expired,
+}
+
 /// See the module documentation.
 pub(crate) struct Waiters {
     /// Nodes in the `Queued` state. Changed only under the mutex, read without it.
     waiting: AtomicUsize,
+    /// No queued node's deadline is earlier than this (`u64::MAX`: none queued since the last scan).
+    /// Lowered by `enqueue` and set by `expire`, both under the mutex; read without it, so a sweep tick
+    /// with nobody due costs one load.
+    earliest: AtomicU64,
     queue: Mutex<Queue>,
 }
 
@@ -73,6 +93,7 @@ impl Waiters {
     pub(crate) fn new() -> Waiters {
         Waiters {
             waiting: AtomicUsize::new(0),
+            earliest: AtomicU64::new(u64::MAX),
             queue: Mutex::new(Queue {
                 order: VecDeque::new(),
                 nodes: Vec::new(),
@@ -118,10 +139,10 @@ impl Waiters {
         self.dispatch_and_wake(queue, free);
     }
 
-    /// Queues a caller that needs `need` slots behind everyone already waiting. Returns its node, to be
-    /// polled with [`poll_ready`](Self::poll_ready) and, unless that returned Ready, given up with
-    /// [`cancel`](Self::cancel).
-    pub(crate) fn enqueue(&self, need: usize, free: &BoundedQueue<u32>) -> usize {
+    /// Queues a caller that needs `need` slots by `deadline` (clock ticks) behind everyone already
+    /// waiting. Returns its node, to be polled with [`poll_ready`](Self::poll_ready) and, unless that
+    /// returned [`Turn::Served`], given up with [`cancel`](Self::cancel).
+    pub(crate) fn enqueue(&self, need: usize, deadline: u64, free: &BoundedQueue<u32>) -> usize {
         let mut queue = self.lock();
         let Queue {
             order,
@@ -134,6 +155,8 @@ impl Waiters {
                 nodes.push(Node {
                     state: State::Vacant,
                     need: 0,
+                    deadline: 0,
+                    expired: false,
                     got: Vec::new(),
                     waker: None,
                 });
@@ -144,11 +167,17 @@ impl Waiters {
             debug_assert_eq!(node.state, State::Vacant);
             node.state = State::Queued;
             node.need = need;
+            node.deadline = deadline;
+            node.expired = false;
             node.got.clear();
             node.got.reserve(need);
             node.waker = None;
         }
         order.push_back(index);
+        // Relaxed: only ever changed under the mutex; the sweep's read is a hint (see `expire`).
+        if deadline < self.earliest.load(Ordering::Relaxed) {
+            self.earliest.store(deadline, Ordering::Relaxed);
+        }
         // SeqCst + fence: the waiter's half of the Dekker pattern (see the module docs); the dispatch
         // below reads the free list only after this.
         self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -158,28 +187,32 @@ impl Waiters {
         index
     }
 
-    /// Ready (with the slots appended to `out`) once the node has all it asked for; the node is then
-    /// retired and must not be used again. Pending otherwise, with the waker stored for the dispatch.
+    /// [`Turn::Served`] (with the slots appended to `out`) once the node has all it asked for; the node
+    /// is then retired and must not be used again. [`Turn::Expired`] once its deadline has passed
+    /// ([`expire`](Self::expire)) without that. Pending otherwise, with the waker stored for the dispatch.
     pub(crate) fn poll_ready(
         &self,
         node: usize,
         cx: &mut Context<'_>,
         out: &mut Vec<u32>,
-    ) -> Poll<()> {
+    ) -> Poll<Turn> {
         let mut queue = self.lock();
         let Queue { nodes, spare, .. } = &mut *queue;
         let Some(entry) = nodes.get_mut(node) else {
             debug_assert!(false, "unknown wait node");
-            return Poll::Ready(());
+            return Poll::Ready(Turn::Expired);
         };
         if entry.state == State::Ready {
             out.append(&mut entry.got);
             entry.state = State::Vacant;
             entry.waker = None;
             spare.push(node);
-            return Poll::Ready(());
+            return Poll::Ready(Turn::Served);
         }
         debug_assert_eq!(entry.state, State::Queued);
+        if entry.expired {
+            return Poll::Ready(Turn::Expired);
+        }
         match &entry.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => entry.waker = Some(cx.waker().clone()),
@@ -219,6 +252,42 @@ impl Waiters {
             );
         }
         self.dispatch_and_wake(queue, free);
+    }
+
+    /// Marks every queued waiter whose deadline is `now` or earlier as expired and wakes it, so its
+    /// caller gives up with `Busy`. Called by the connection's sweep once per tick: a waiter learns of
+    /// its deadline at most a tick late, as a caller waiting for its reply does.
+    pub(crate) fn expire(&self, now: u64) {
+        // Relaxed: hints. A stale `earliest` or `waiting` delays an expiry by one tick at most: both are
+        // set under the mutex before the enqueuing caller's first poll, and the next tick reads them.
+        if self.waiting.load(Ordering::Relaxed) == 0 || self.earliest.load(Ordering::Relaxed) > now
+        {
+            return;
+        }
+        let mut wakers = Vec::new();
+        {
+            let mut queue = self.lock();
+            let Queue { order, nodes, .. } = &mut *queue;
+            let mut earliest = u64::MAX;
+            for &index in order.iter() {
+                let Some(node) = nodes.get_mut(index) else {
+                    continue;
+                };
+                if node.state != State::Queued || node.expired {
+                    continue;
+                }
+                if node.deadline <= now {
+                    node.expired = true;
+                    wakers.extend(node.waker.take());
+                } else {
+                    earliest = earliest.min(node.deadline);
+                }
+            }
+            self.earliest.store(earliest, Ordering::Relaxed);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
     }
 
     /// Wakes every waiter without giving it anything, so it re-checks the connection (close, loss).

@@ -11,12 +11,31 @@ use tokio::time::Instant;
 
 use crate::{bounded, cmd, eventually};
 
+/// A connection to the shared server with a slot pool of `in_flight + queued` slots.
+fn small_pool(in_flight: usize, queued: usize, command_timeout: Duration) -> ConnectionConfig {
+    ConnectionConfig::new(test_support::shared_server().addr())
+        .max_in_flight(in_flight)
+        .max_queued(queued)
+        .command_timeout(command_timeout)
+}
+
+/// The BLPOP that held a slot ended with its own timeout: a nil reply.
+async fn assert_blpop_timed_out(
+    blocker: tokio::task::JoinHandle<Result<Frame, multiplexer::Error>>,
+) {
+    let blocked = blocker
+        .await
+        .expect("task")
+        .expect("BLPOP times out with a nil reply");
+    assert!(
+        matches!(blocked, Frame::NullArray | Frame::Null),
+        "{blocked:?}"
+    );
+}
+
 /// A pool of 8 slots (4 in flight + 4 queued): far fewer than the tasks that share it.
 fn tiny_pool(command_timeout: Duration) -> ConnectionConfig {
-    ConnectionConfig::new(test_support::shared_server().addr())
-        .max_in_flight(4)
-        .max_queued(4)
-        .command_timeout(command_timeout)
+    small_pool(4, 4, command_timeout)
 }
 
 fn integer(frame: &Frame) -> i64 {
@@ -149,14 +168,9 @@ async fn batch_gets_through_while_single_callers_keep_the_pool_busy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_fails_waiting_callers_at_once() {
     bounded(Duration::from_secs(30), async {
-        let mux = Multiplexer::connect(
-            ConnectionConfig::new(test_support::shared_server().addr())
-                .max_in_flight(1)
-                .max_queued(1)
-                .command_timeout(Duration::from_secs(5)),
-        )
-        .await
-        .unwrap();
+        let mux = Multiplexer::connect(small_pool(1, 1, Duration::from_secs(5)))
+            .await
+            .unwrap();
         // One at a time: the PING must be queued behind the BLPOP, not answered before it is written.
         let mut holders = Vec::new();
         for (c, taken) in [
@@ -208,10 +222,7 @@ async fn pool_sized_batches_from_many_tasks_all_get_through() {
     const ROUNDS: usize = 100;
     const BATCH: usize = 8;
     bounded(Duration::from_secs(60), async {
-        let config = ConnectionConfig::new(test_support::shared_server().addr())
-            .max_in_flight(BATCH)
-            .max_queued(0)
-            .command_timeout(Duration::from_secs(20));
+        let config = small_pool(BATCH, 0, Duration::from_secs(20));
         let mux = Multiplexer::connect(config).await.expect("connect");
         let key = format!("fair:pool-sized:{}", std::process::id());
         mux.send(&cmd(["DEL", &key])).await.expect("del");
@@ -248,10 +259,7 @@ async fn pool_sized_batches_from_many_tasks_all_get_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_skips_a_connection_whose_slots_are_taken() {
     bounded(Duration::from_secs(30), async {
-        let config = ConnectionConfig::new(test_support::shared_server().addr())
-            .max_in_flight(1)
-            .max_queued(0)
-            .command_timeout(Duration::from_secs(5));
+        let config = small_pool(1, 0, Duration::from_secs(5));
         let pool = multiplexer::Pool::connect(config, 2)
             .await
             .expect("connect");
@@ -275,13 +283,52 @@ async fn pool_skips_a_connection_whose_slots_are_taken() {
             elapsed < Duration::from_millis(700),
             "10 PINGs took {elapsed:?}: some waited behind the blocked connection"
         );
-        let blocked = blocker
-            .await
-            .expect("task")
-            .expect("BLPOP times out with a nil reply");
+        assert_blpop_timed_out(blocker).await;
+    })
+    .await;
+}
+
+/// A caller that is still waiting for a response slot at its deadline fails with `Busy` within a tick
+/// of the connection's sweep (there is no timer per waiter), and the commands ahead of it are unharmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_gives_up_at_its_deadline() {
+    bounded(Duration::from_secs(30), async {
+        let config = small_pool(1, 1, Duration::from_secs(5));
+        let mux = Multiplexer::connect(config).await.expect("connect");
+        let key = format!("fair:waiter-deadline:{}", std::process::id());
+        let later = Instant::now() + Duration::from_secs(5);
+        // Holds the slot in flight for 0.8 s (nothing is pushed to the key); a PING takes the other.
+        let blocker = {
+            let (mux, key) = (mux.clone(), key.clone());
+            tokio::spawn(async move { mux.send_by(&cmd(["BLPOP", &key, "0.8"]), later).await })
+        };
+        eventually(|| mux.in_flight() == 1).await;
+        // Polled once here, so it has taken the second slot before the next caller comes.
+        let ping = cmd(["PING"]);
+        let mut queued = std::pin::pin!(mux.send_by(&ping, later));
+        std::future::poll_fn(|cx| {
+            assert!(
+                queued.as_mut().poll(cx).is_pending(),
+                "nothing answers while BLPOP blocks"
+            );
+            std::task::Poll::Ready(())
+        })
+        .await;
+        let patience = Duration::from_millis(200);
+        let started = Instant::now();
+        let waited = mux.send_by(&cmd(["PING"]), started + patience).await;
+        let elapsed = started.elapsed();
+        assert_eq!(waited.map_err(|e| e.kind()), Err(ErrorKind::Busy));
+        // The sweep ticks every 10 ms; the rest is room for a loaded machine.
         assert!(
-            matches!(blocked, Frame::NullArray | Frame::Null),
-            "{blocked:?}"
+            elapsed >= patience && elapsed < patience + Duration::from_millis(300),
+            "gave up after {elapsed:?}"
+        );
+        assert_eq!(mux.stats().busy, 1);
+        assert_blpop_timed_out(blocker).await;
+        assert_eq!(
+            queued.await.expect("the queued PING is answered"),
+            Frame::SimpleString("PONG".into())
         );
     })
     .await;
