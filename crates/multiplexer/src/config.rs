@@ -63,8 +63,10 @@ pub struct ConnectionConfig {
     /// While disconnected: false (default) fails commands at once with `ConnectionNotSent`;
     /// true keeps them queued until reconnect or their deadline.
     pub wait_for_reconnect: bool,
-    /// Granularity of deadline enforcement: a connection with outstanding commands checks their deadlines
-    /// this often, so a timed-out caller returns within deadline + this tick.
+    /// Granularity of deadline enforcement: a connection with outstanding commands, or callers waiting
+    /// for a response slot, checks their deadlines this often, so a timed-out caller returns within
+    /// deadline + this tick. It is also how long a server may answer nothing before the writer hold
+    /// stops counting it as busy (see [`ConnectionGroup`](crate::ConnectionGroup)).
     pub timeout_tick: Duration,
     /// The connections made from this configuration and its clones: their writers wait for callers
     /// woken by replies on any of them, and hold their writes while their server is busy and the

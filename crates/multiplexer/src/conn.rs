@@ -144,6 +144,9 @@ pub(crate) struct Shared {
     writer_held: AtomicBool,
     /// Unanswered commands of every connection of the group to this address (see `ConnectionGroup`).
     server_in_flight: Arc<AtomicUsize>,
+    /// How many of this connection's unanswered commands its sweep has taken out of the group's count
+    /// (see `StallWatch`); the hold adds them back when it compares the other servers with this one.
+    withdrawn: AtomicUsize,
     phase: AtomicUsize,
     handles_gone: AtomicBool,
     reader_failed: AtomicBool,
@@ -175,6 +178,7 @@ impl Shared {
             in_flight: AtomicUsize::new(0),
             writer_held: AtomicBool::new(false),
             server_in_flight: config.group.server(&config.addr),
+            withdrawn: AtomicUsize::new(0),
             phase: AtomicUsize::new(UP),
             handles_gone: AtomicBool::new(false),
             reader_failed: AtomicBool::new(false),
@@ -260,9 +264,9 @@ impl Shared {
     }
 
     /// The overload path: every slot is taken or others already wait. Queues behind them until the
-    /// slots come or the deadline passes; only here is a timer armed per caller, which is acceptable
-    /// because it only happens when the bound is reached. Leaving early (error or dropped future) hands
-    /// any slots collected so far to the next waiter.
+    /// slots come or the deadline passes (checked by the sweep at each tick, like a command's, and at
+    /// each poll). Leaving early (error or dropped future) hands any slots collected so far to the next
+    /// waiter.
     #[cold]
     async fn acquire_slow(
         &self,
@@ -472,7 +476,10 @@ impl Shared {
         if server < HOLD_MIN_UNANSWERED {
             return true;
         }
-        let others = self.config.group.in_flight().saturating_sub(server);
+        // The group's count leaves out stalled connections, this one included if its own server is
+        // silent; only the other servers' silence should count here.
+        let withdrawn = self.withdrawn.load(Ordering::Relaxed);
+        let others = (self.config.group.in_flight() + withdrawn).saturating_sub(server);
         others < server
     }
 
@@ -880,8 +887,8 @@ fn finish_batch(shared: &Shared, done: usize) {
     }
 }
 
-/// The deadline sweep: while commands are outstanding, wakes every caller whose deadline has passed once
-/// per tick. One timer per connection instead of one per command (fred measured ~30% CPU in tokio's timer
+/// The deadline sweep: while commands are outstanding or callers wait for a slot, wakes every caller
+/// whose deadline has passed once per tick. One timer per connection instead of one per command (fred measured ~30% CPU in tokio's timer
 /// wheel with a timer per command).
 ///
 /// It also watches for a server that stopped answering (see [`StallWatch`]), and wakes a held writer
@@ -902,6 +909,7 @@ async fn sweep(shared: Arc<Shared>) {
             && !shared.slots.has_waiters()
         {
             stall.observe(shared.stats.replies.load(Ordering::Relaxed), 0);
+            shared.withdrawn.store(stall.withdrawn, Ordering::Relaxed);
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
             continue;
@@ -912,6 +920,7 @@ async fn sweep(shared: Arc<Shared>) {
             shared.stats.replies.load(Ordering::Relaxed),
             shared.in_flight.load(Ordering::Relaxed),
         );
+        shared.withdrawn.store(stall.withdrawn, Ordering::Relaxed);
         if shared.writer_held.load(Ordering::Relaxed) {
             shared.writer_signal.wake();
         }
@@ -932,8 +941,9 @@ async fn sweep(shared: Arc<Shared>) {
 ///
 /// A server counts as stalled when it had commands unanswered at two ticks in a row and sent no reply
 /// between: one tick (10 ms by default) with nothing answered, against replies every few hundred
-/// microseconds under the loads the hold is for. A wrong guess only makes the other writers pipeline
-/// as they would without the hold, for one tick.
+/// microseconds under the loads the hold is for. A wrong guess (one reply bigger than a tick's reading,
+/// a reader starved for a tick, the first tick after a reconnect) only makes the other writers
+/// pipeline as they would without the hold, for about a tick.
 struct StallWatch {
     group: ConnectionGroup,
     replies: u64,

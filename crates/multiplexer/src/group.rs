@@ -86,13 +86,14 @@ impl ConnectionGroup {
     }
 
     /// A connection's `n` unanswered commands stop counting in [`in_flight`](Self::in_flight): its
-    /// server has answered nothing for a sweep tick. The connection's sweep calls
-    /// [`restore`](Self::restore) with the same `n` when replies come again or the connection resets.
+    /// server has answered nothing for a sweep tick. The connection's sweep gives back everything it
+    /// withdrew with [`restore`](Self::restore), in one call or several, when replies come again, the
+    /// connection resets or the sweep ends.
     pub(crate) fn withdraw(&self, n: usize) {
         self.in_flight.stalled.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Undoes one [`withdraw`](Self::withdraw) of `n`.
+    /// Gives back `n` of what [`withdraw`](Self::withdraw) took.
     pub(crate) fn restore(&self, n: usize) {
         self.in_flight.stalled.fetch_sub(n, Ordering::Relaxed);
     }

@@ -526,47 +526,76 @@ mod tests {
         assert_eq!((pool.free_len(), pool.waiting()), (3, 0));
     }
 
-    /// The sweep's expiry gives up exactly the waiters whose deadline has passed; one that gives up
-    /// leaves its place, and the next freed slot goes to the waiter behind it.
+    /// Counts its wakes.
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The sweep's expiry wakes exactly the waiters whose deadline has passed and tells them to give
+    /// up, even one the dispatch served after that; the slot it gives back goes to the waiter behind.
     #[test]
     fn waiters_expire_at_their_deadline_and_leave_their_place() {
         let pool = SlotPool::<u32>::new(1);
-        let mut cx = Context::from_waker(Waker::noop());
+        let counter = || std::sync::Arc::new(CountingWaker(Default::default()));
+        let (early_waker, late_waker) = (counter(), counter());
+        let early_cx_waker = Waker::from(early_waker.clone());
+        let late_cx_waker = Waker::from(late_waker.clone());
+        let mut early_cx = Context::from_waker(&early_cx_waker);
+        let mut late_cx = Context::from_waker(&late_cx_waker);
+        let wakes =
+            |w: &std::sync::Arc<CountingWaker>| w.0.load(std::sync::atomic::Ordering::Relaxed);
         let held = pool.acquire(7).unwrap();
         let (mut early, mut late) = (pool.wait(1, 10), pool.wait(1, 20));
         let mut got = Vec::new();
-        // (sweep time, what each waiter's next poll gives)
+        // (sweep time, what each waiter's next poll gives, wakes of each so far)
         let ticks = [
-            (9, Poll::Pending, Poll::Pending),
-            (10, Poll::Ready(Turn::Expired), Poll::Pending),
-            (19, Poll::Ready(Turn::Expired), Poll::Pending),
+            (9, Poll::Pending, Poll::Pending, (0, 0)),
+            (10, Poll::Ready(Turn::Expired), Poll::Pending, (1, 0)),
+            (19, Poll::Ready(Turn::Expired), Poll::Pending, (1, 0)),
         ];
-        for (now, early_turn, late_turn) in ticks {
+        for (now, early_turn, late_turn, woken) in ticks {
             pool.expire_waiters(now);
             assert_eq!(
-                early.poll_acquire(&mut got, &mut cx),
+                (wakes(&early_waker), wakes(&late_waker)),
+                woken,
+                "wakes at {now}"
+            );
+            assert_eq!(
+                early.poll_acquire(&mut got, &mut early_cx),
                 early_turn,
                 "early at {now}"
             );
             assert_eq!(
-                late.poll_acquire(&mut got, &mut cx),
+                late.poll_acquire(&mut got, &mut late_cx),
                 late_turn,
                 "late at {now}"
             );
         }
-        // The expired caller gives up; the slot freed next is the later waiter's.
-        drop(early);
-        assert_eq!(pool.waiting(), 1);
+        // The expired waiter is still first in line: the freed slot completes it, yet it gives up.
         free(&pool, held);
         assert_eq!(
-            late.poll_acquire(&mut got, &mut cx),
+            early.poll_acquire(&mut got, &mut early_cx),
+            Poll::Ready(Turn::Expired)
+        );
+        assert!(got.is_empty());
+        drop(early);
+        assert_eq!(wakes(&late_waker), 1);
+        assert_eq!(
+            late.poll_acquire(&mut got, &mut late_cx),
             Poll::Ready(Turn::Served)
         );
         assert_eq!(got, [held]);
         // Served before its deadline: a later sweep changes nothing.
         pool.expire_waiters(30);
         assert_eq!(
-            late.poll_acquire(&mut got, &mut cx),
+            late.poll_acquire(&mut got, &mut late_cx),
             Poll::Ready(Turn::Served)
         );
         drop(late);
@@ -824,6 +853,33 @@ mod loom_tests {
             }
             releaser.join().unwrap();
             sweeper.join().unwrap();
+            assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
+        });
+    }
+
+    /// Nobody frees a slot: only the sweep's expiry can end the wait, so a missing wake leaves
+    /// `block_on` parked, which loom reports.
+    #[test]
+    fn loom_expiry_wakes_a_parked_waiter() {
+        loom::model(|| {
+            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+            let index = pool.acquire(0).unwrap();
+            let sweeper = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    while pool.waiting() == 0 {
+                        thread::yield_now();
+                    }
+                    pool.expire_waiters(10);
+                })
+            };
+            let mut wait = pool.wait(1, 5);
+            let mut got = Vec::new();
+            let turn = block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
+            assert_eq!(turn, Turn::Expired);
+            drop(wait);
+            sweeper.join().unwrap();
+            free(&pool, index);
             assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
         });
     }

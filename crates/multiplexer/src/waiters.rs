@@ -202,6 +202,12 @@ impl Waiters {
             debug_assert!(false, "unknown wait node");
             return Poll::Ready(Turn::Expired);
         };
+        if entry.expired {
+            // Also when the dispatch completed the node after its deadline passed: a command sent
+            // now would only time out after it was written, where `Busy` says it never was. The
+            // caller's `cancel` passes the slots on.
+            return Poll::Ready(Turn::Expired);
+        }
         if entry.state == State::Ready {
             out.append(&mut entry.got);
             entry.state = State::Vacant;
@@ -210,9 +216,6 @@ impl Waiters {
             return Poll::Ready(Turn::Served);
         }
         debug_assert_eq!(entry.state, State::Queued);
-        if entry.expired {
-            return Poll::Ready(Turn::Expired);
-        }
         match &entry.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => entry.waker = Some(cx.waker().clone()),
@@ -258,9 +261,11 @@ impl Waiters {
     /// caller gives up with `Busy`. Called by the connection's sweep once per tick: a waiter learns of
     /// its deadline at most a tick late, as a caller waiting for its reply does.
     pub(crate) fn expire(&self, now: u64) {
-        // Relaxed: hints. A stale `earliest` or `waiting` delays an expiry by one tick at most: both are
-        // set under the mutex before the enqueuing caller's first poll, and the next tick reads them.
-        if self.waiting.load(Ordering::Relaxed) == 0 || self.earliest.load(Ordering::Relaxed) > now
+        // Acquire on `waiting`, read first: seeing a waiter's increment (a release) makes its lowering
+        // of `earliest`, made before it, visible too, so a waiter that is seen is never skipped for a
+        // stale `earliest` (loom found that with both loads relaxed). A waiter not seen yet is expired
+        // at the next tick.
+        if self.waiting.load(Ordering::Acquire) == 0 || self.earliest.load(Ordering::Relaxed) > now
         {
             return;
         }

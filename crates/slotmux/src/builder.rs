@@ -137,9 +137,9 @@ impl ClientBuilder {
     /// about 176 bytes each, so the default costs about 350 KiB per connection. A caller that finds
     /// every slot taken waits in the fair queue described at [`max_in_flight`](ClientBuilder::max_in_flight);
     /// that costs CPU: it is woken twice per command instead of once, and takes the queue's lock.
-    /// With 10,000 closed-loop GET tasks, one measurement gave a client CPU per request of 3.2 µs
-    /// with the default bound and 2.1 µs with `max_queued(8192)` on a 3-master cluster, 3.0 and
-    /// 2.7 µs on one server (`docs/benchmarks/README.md`). Where more tasks than the bound wait on
+    /// With 10,000 closed-loop GET tasks, one measurement (before a waiter's timer was removed) gave a
+    /// client CPU per request of 3.2 µs with the default bound and 2.1 µs with `max_queued(8192)` on a
+    /// 3-master cluster, 3.0 and 2.7 µs on one server (`docs/benchmarks/profile.md`, session 8). Where more tasks than the bound wait on
     /// one node most of the time, raising it buys throughput for memory.
     pub fn max_queued(mut self, n: usize) -> ClientBuilder {
         self.max_queued = Some(n);

@@ -424,7 +424,9 @@ enum Neighbour {
     /// Another server, same group (another node of a cluster). Its sweep ticks once a second, so
     /// within the fake's 300 ms it cannot tell the silence from a busy server.
     OtherNode,
-    /// The same, with the default 10 ms tick: seen as stalled after a tick without a reply.
+    /// The same, with the default 10 ms tick: seen as stalled after a tick without a reply. A's own
+    /// server is silent too and A withdraws its count as well, but A adds its own withdrawal back when
+    /// it compares, so only the other node's withdrawal lets it write.
     StalledNode,
     /// Another server, a group of its own (another client).
     OtherClient,
