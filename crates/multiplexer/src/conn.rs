@@ -896,7 +896,7 @@ fn finish_batch(shared: &Shared, done: usize) {
 /// may have changed meanwhile.
 async fn sweep(shared: Arc<Shared>) {
     let tick = shared.config.timeout_tick;
-    let mut stall = StallWatch::new(shared.config.group.clone());
+    let mut stall = StallWatch::new(shared.config.group.clone(), &shared.withdrawn);
     loop {
         let phase = shared.phase();
         // Ends only after the driver has finished (CLOSED): until then a close may still need the
@@ -909,7 +909,6 @@ async fn sweep(shared: Arc<Shared>) {
             && !shared.slots.has_waiters()
         {
             stall.observe(shared.stats.replies.load(Ordering::Relaxed), 0);
-            shared.withdrawn.store(stall.withdrawn, Ordering::Relaxed);
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
             continue;
@@ -920,7 +919,6 @@ async fn sweep(shared: Arc<Shared>) {
             shared.stats.replies.load(Ordering::Relaxed),
             shared.in_flight.load(Ordering::Relaxed),
         );
-        shared.withdrawn.store(stall.withdrawn, Ordering::Relaxed);
         if shared.writer_held.load(Ordering::Relaxed) {
             shared.writer_signal.wake();
         }
@@ -944,42 +942,47 @@ async fn sweep(shared: Arc<Shared>) {
 /// microseconds under the loads the hold is for. A wrong guess (one reply bigger than a tick's reading,
 /// a reader starved for a tick, the first tick after a reconnect) only makes the other writers
 /// pipeline as they would without the hold, for about a tick.
-struct StallWatch {
+struct StallWatch<'a> {
     group: ConnectionGroup,
+    /// What is withdrawn now, for the writer's hold (`Shared::withdrawn`); only the watch writes it.
+    withdrawn: &'a AtomicUsize,
     replies: u64,
     unanswered: usize,
-    withdrawn: usize,
 }
 
-impl StallWatch {
-    fn new(group: ConnectionGroup) -> StallWatch {
+impl StallWatch<'_> {
+    fn new(group: ConnectionGroup, withdrawn: &AtomicUsize) -> StallWatch<'_> {
         StallWatch {
             group,
+            withdrawn,
             replies: 0,
             unanswered: 0,
-            withdrawn: 0,
         }
     }
 
     /// One tick's reading: the connection's reply counter and its unanswered commands.
     fn observe(&mut self, replies: u64, unanswered: usize) {
         let stalled = unanswered > 0 && self.unanswered > 0 && replies == self.replies;
-        let withdrawn = if stalled { unanswered } else { 0 };
-        if withdrawn > self.withdrawn {
-            self.group.withdraw(withdrawn - self.withdrawn);
-        } else if withdrawn < self.withdrawn {
-            self.group.restore(self.withdrawn - withdrawn);
-        }
-        self.withdrawn = withdrawn;
+        self.set(if stalled { unanswered } else { 0 });
         self.replies = replies;
         self.unanswered = unanswered;
     }
+
+    fn set(&self, withdrawn: usize) {
+        // Relaxed: the watch is the only writer, and the writer reads it as a hint.
+        let before = self.withdrawn.swap(withdrawn, Ordering::Relaxed);
+        if withdrawn > before {
+            self.group.withdraw(withdrawn - before);
+        } else if withdrawn < before {
+            self.group.restore(before - withdrawn);
+        }
+    }
 }
 
-impl Drop for StallWatch {
+impl Drop for StallWatch<'_> {
     fn drop(&mut self) {
         // The sweep task ends (or its runtime shuts down): the group must not keep the withdrawal.
-        self.group.restore(self.withdrawn);
+        self.set(0);
     }
 }
 
@@ -1136,7 +1139,8 @@ mod tests {
         let group = ConnectionGroup::new();
         group.written(&group.server("b"), 10);
         let server = group.server("a");
-        let mut watch = StallWatch::new(group.clone());
+        let published = AtomicUsize::new(0);
+        let mut watch = StallWatch::new(group.clone(), &published);
         let mut counted = 0;
         for (i, (replies, unanswered, withdrawn)) in ticks.into_iter().enumerate() {
             // The connection's writes and replies since the last tick, as its writer and reader count them.
@@ -1148,11 +1152,13 @@ mod tests {
             counted = unanswered;
             watch.observe(replies, unanswered);
             assert_eq!(group.in_flight(), 10 + unanswered - withdrawn, "tick {i}");
+            assert_eq!(published.load(Ordering::Relaxed), withdrawn, "tick {i}");
         }
         watch.observe(101, 5);
         assert_eq!(group.in_flight(), 10);
         drop(watch);
         assert_eq!(group.in_flight(), 15);
+        assert_eq!(published.load(Ordering::Relaxed), 0);
     }
 
     /// Small commands are copied into the entry, bigger ones shared; both give back the same bytes.

@@ -831,57 +831,53 @@ mod loom_tests {
         });
     }
 
-    /// The sweep expires a waiter while its slot is being freed: the waiter is either served or told
-    /// to give up, never left parked, and the slot ends in the free list either way.
-    #[test]
-    fn loom_expiry_races_release() {
-        loom::model(|| {
-            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
-            let index = pool.acquire(0).unwrap();
-            let releaser = freeing(&pool, index);
-            let sweeper = {
-                let pool = pool.clone();
-                thread::spawn(move || pool.expire_waiters(10))
-            };
-            let mut wait = pool.wait(1, 5);
-            let mut got = Vec::new();
-            let turn = block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
-            drop(wait);
-            if turn == Turn::Served {
-                assert_eq!(got, [index]);
-                free(&pool, index);
-            }
-            releaser.join().unwrap();
-            sweeper.join().unwrap();
-            assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
-        });
+    /// A waiter with deadline 5 on a one-slot pool whose slot is held, and a sweep at time 10: with
+    /// `release`, the slot is freed meanwhile and the waiter may be served or expire; without it, only
+    /// the expiry can end the wait (the sweep runs once the waiter is queued), so a missing wake
+    /// leaves `block_on` parked, which loom reports. Either way the slot ends in the free list.
+    fn expiry_model(release: bool) {
+        let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
+        let index = pool.acquire(0).unwrap();
+        let releaser = release.then(|| freeing(&pool, index));
+        let sweeper = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                while !release && pool.waiting() == 0 {
+                    thread::yield_now();
+                }
+                pool.expire_waiters(10);
+            })
+        };
+        let mut wait = pool.wait(1, 5);
+        let mut got = Vec::new();
+        let turn = block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
+        drop(wait);
+        if turn == Turn::Served {
+            assert!(release, "served with no slot freed");
+            assert_eq!(got, [index]);
+        }
+        sweeper.join().unwrap();
+        match releaser {
+            Some(releaser) => releaser.join().unwrap(),
+            None => free(&pool, index),
+        }
+        if turn == Turn::Served {
+            free(&pool, index);
+        }
+        assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
     }
 
-    /// Nobody frees a slot: only the sweep's expiry can end the wait, so a missing wake leaves
-    /// `block_on` parked, which loom reports.
+    /// The sweep expires a waiter while its slot is being freed: served or told to give up, never
+    /// left parked, and the slot is never stranded.
+    #[test]
+    fn loom_expiry_races_release() {
+        loom::model(|| expiry_model(true));
+    }
+
+    /// Nobody frees a slot: the sweep's expiry wakes the waiter.
     #[test]
     fn loom_expiry_wakes_a_parked_waiter() {
-        loom::model(|| {
-            let pool = Arc::new(SlotPool::<Arc<u32>>::new(1));
-            let index = pool.acquire(0).unwrap();
-            let sweeper = {
-                let pool = pool.clone();
-                thread::spawn(move || {
-                    while pool.waiting() == 0 {
-                        thread::yield_now();
-                    }
-                    pool.expire_waiters(10);
-                })
-            };
-            let mut wait = pool.wait(1, 5);
-            let mut got = Vec::new();
-            let turn = block_on(poll_fn(|cx| wait.poll_acquire(&mut got, cx)));
-            assert_eq!(turn, Turn::Expired);
-            drop(wait);
-            sweeper.join().unwrap();
-            free(&pool, index);
-            assert_eq!((pool.free_len(), pool.waiting()), (1, 0));
-        });
+        loom::model(|| expiry_model(false));
     }
 
     /// A batch collecting slots one release at a time gives up halfway: what it collected goes to the
