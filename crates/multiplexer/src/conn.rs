@@ -888,8 +888,8 @@ fn finish_batch(shared: &Shared, done: usize) {
 }
 
 /// The deadline sweep: while commands are outstanding or callers wait for a slot, wakes every caller
-/// whose deadline has passed once per tick. One timer per connection instead of one per command (fred measured ~30% CPU in tokio's timer
-/// wheel with a timer per command).
+/// whose deadline has passed once per tick. One timer per connection instead of one per command
+/// (fred measured ~30% CPU in tokio's timer wheel with a timer per command).
 ///
 /// It also watches for a server that stopped answering (see [`StallWatch`]), and wakes a held writer
 /// once per tick so it re-checks the hold against the group's counts, which other connections' sweeps

@@ -269,49 +269,29 @@ impl Waiters {
         {
             return;
         }
-        let mut wakers = Vec::new();
-        {
-            let mut queue = self.lock();
-            let Queue { order, nodes, .. } = &mut *queue;
-            let mut earliest = u64::MAX;
-            for &index in order.iter() {
-                let Some(node) = nodes.get_mut(index) else {
-                    continue;
-                };
-                if node.state != State::Queued || node.expired {
-                    continue;
-                }
-                if node.deadline <= now {
-                    node.expired = true;
-                    wakers.extend(node.waker.take());
-                } else {
-                    earliest = earliest.min(node.deadline);
-                }
+        let mut queue = self.lock();
+        let mut earliest = u64::MAX;
+        let wakers = queue.take_wakers(|node| {
+            if node.expired {
+                false
+            } else if node.deadline <= now {
+                node.expired = true;
+                true
+            } else {
+                earliest = earliest.min(node.deadline);
+                false
             }
-            self.earliest.store(earliest, Ordering::Relaxed);
-        }
-        for waker in wakers {
-            waker.wake();
-        }
+        });
+        // Under the mutex, so no waiter queued meanwhile has its lowering overwritten.
+        self.earliest.store(earliest, Ordering::Relaxed);
+        drop(queue);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Wakes every waiter without giving it anything, so it re-checks the connection (close, loss).
     pub(crate) fn wake_all(&self) {
-        let mut wakers = Vec::new();
-        {
-            let mut queue = self.lock();
-            let Queue { order, nodes, .. } = &mut *queue;
-            for &index in order.iter() {
-                if let Some(node) = nodes.get_mut(index) {
-                    if node.state == State::Queued {
-                        wakers.extend(node.waker.take());
-                    }
-                }
-            }
-        }
-        for waker in wakers {
-            waker.wake();
-        }
+        let wakers = self.lock().take_wakers(|_| true);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Dispatches under the lock, wakes the completed waiters after releasing it, and repeats while a
@@ -331,6 +311,20 @@ impl Waiters {
 }
 
 impl Queue {
+    /// The wakers of the queued waiters that `pick` chooses (it may change them), in arrival order,
+    /// to be woken once the lock is released. Off the hot path: close, connection loss and expiry.
+    fn take_wakers(&mut self, mut pick: impl FnMut(&mut Node) -> bool) -> Vec<Waker> {
+        let mut wakers = Vec::new();
+        for &index in self.order.iter() {
+            if let Some(node) = self.nodes.get_mut(index) {
+                if node.state == State::Queued && pick(node) {
+                    wakers.extend(node.waker.take());
+                }
+            }
+        }
+        wakers
+    }
+
     /// Hands free slots to the waiters in arrival order: the head takes slots until it has all it needs,
     /// and only then does the next one get any. Returns false when it stopped because `wakes` was full
     /// (the caller wakes them and calls again), true when the queue or the free list ran out.
