@@ -84,7 +84,7 @@ pub(crate) struct Waiters {
     waiting: AtomicUsize,
     /// No queued node's deadline is earlier than this (`u64::MAX`: none queued since the last scan).
     /// Lowered by `enqueue` and set by `expire`, both under the mutex; read without it, so a sweep tick
-    /// with nobody due costs one load.
+    /// with nobody due costs two loads (one when nobody waits).
     earliest: AtomicU64,
     queue: Mutex<Queue>,
 }
