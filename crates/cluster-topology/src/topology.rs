@@ -359,6 +359,15 @@ impl Topology {
             }
             Some(index) => {
                 let mut nodes = Nodes::clone(&self.nodes);
+                // A replica answers for its master's slots only after a failover, and a failover moves
+                // the whole shard (a migration never targets a replica): every slot of the old master
+                // moves with this one. Left with the old master, they would make a fan-out count the
+                // shard twice, once on each node, until the next refresh.
+                if let Some(old) = nodes.list.get(index.get()).and_then(|n| n.master) {
+                    for entry in slots.iter_mut().filter(|e| **e == old.0) {
+                        *entry = index.0;
+                    }
+                }
                 promote(&mut nodes, index);
                 (Arc::new(nodes), Some(index))
             }

@@ -88,17 +88,41 @@ fn moved_to_an_unknown_node_adds_a_master() {
 }
 
 #[test]
-fn moved_to_a_replica_promotes_it() {
-    // After a failover the replica answers for the slot before the next refresh tells us.
+fn moved_to_a_replica_promotes_it_with_its_whole_shard() {
+    // After a failover the replica answers for the slot before the next refresh tells us; the failover
+    // moved every slot of the shard (regression: the old master kept the others, and a fan-out such as
+    // DBSIZE counted the shard on both nodes).
     let before = shards(SHARDS_RESP3, "127.0.0.1");
+    let old = before.find(&addr("127.0.0.1:31003")).unwrap();
+    let shard: Vec<_> = before
+        .slot_ranges_of(old)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let after = before.with_slot_moved(slot(12182), &addr("127.0.0.1:31004"));
     let promoted = after.find(&addr("127.0.0.1:31004")).unwrap();
     assert_eq!(after.node(promoted).role, Role::Master);
     assert_eq!(after.node(promoted).master, None);
-    let old = after.find(&addr("127.0.0.1:31003")).unwrap();
     assert!(after.replicas_of(old).is_empty());
     assert!(after.replicas_for(slot(12182)).is_empty());
-    assert_eq!(owner(&after, 12181).as_deref(), Some("127.0.0.1:31003"));
+    for s in [12182, 10923, 16383] {
+        assert_eq!(
+            owner(&after, s).as_deref(),
+            Some("127.0.0.1:31004"),
+            "slot {s}"
+        );
+    }
+    let moved: Vec<_> = after
+        .slot_ranges_of(promoted)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(moved, shard);
+    assert_eq!(after.slot_count(old), 0);
+    assert_eq!(after.masters().count(), before.masters().count());
+    assert_eq!(after.covered_slots(), 16384);
+    // The other shards are untouched.
+    assert_eq!(owner(&after, 0).as_deref(), Some("127.0.0.1:31001"));
 }
 
 #[test]
