@@ -779,6 +779,12 @@ static STATIC: &[(&str, CommandInfo)] = &[
         with(fan(Merge::AllEqual, false), I::Never),
     ),
     ("FUNCTION|FLUSH", fan(Merge::AllEqual, false)),
+    // Restores a dump on every master, as LOAD loads a library on every master; a second run fails on
+    // the libraries the first one added (the default APPEND policy).
+    (
+        "FUNCTION|RESTORE",
+        with(fan(Merge::AllEqual, false), I::Never),
+    ),
     // Keyless.
     ("PING", fan(Merge::AllEqual, true)),
     ("ECHO", any(true)),
@@ -822,7 +828,22 @@ static STATIC: &[(&str, CommandInfo)] = &[
     ("SUNSUBSCRIBE", stateful()),
     ("SYNC", stateful()),
     ("PSYNC", stateful()),
-    ("CLUSTER", any(true)),
+    // Most CLUSTER subcommands change the node (SETSLOT, ADDSLOTS, FAILOVER, RESET, FORGET...): never
+    // re-sent after they may have run. The ones that only read are listed.
+    ("CLUSTER", container(any(false))),
+    ("CLUSTER|INFO", any(true)),
+    ("CLUSTER|NODES", any(true)),
+    ("CLUSTER|SHARDS", any(true)),
+    ("CLUSTER|SLOTS", any(true)),
+    ("CLUSTER|MYID", any(true)),
+    ("CLUSTER|MYSHARDID", any(true)),
+    ("CLUSTER|KEYSLOT", any(true)),
+    ("CLUSTER|COUNTKEYSINSLOT", any(true)),
+    ("CLUSTER|GETKEYSINSLOT", any(true)),
+    ("CLUSTER|LINKS", any(true)),
+    ("CLUSTER|REPLICAS", any(true)),
+    ("CLUSTER|SLAVES", any(true)),
+    ("CLUSTER|COUNT-FAILURE-REPORTS", any(true)),
     ("COMMAND", any(true)),
 ];
 
@@ -901,6 +922,11 @@ mod tests {
         assert_eq!(route(&["SUBSCRIBE", "ch"]), Route::ConnectionState);
         assert_eq!(route(&["CLIENT", "REPLY", "OFF"]), Route::ConnectionState);
         assert_eq!(route(&["CLIENT", "ID"]), Route::AnyMaster);
+        assert_eq!(
+            route(&["FUNCTION", "RESTORE", "payload"]),
+            Route::FanOut(Merge::AllEqual)
+        );
+        assert_eq!(route(&["CLUSTER", "NODES"]), Route::AnyMaster);
     }
 
     #[test]
@@ -943,6 +969,14 @@ mod tests {
         check(&["EVAL_RO", "s", "0"], true);
         check(&["MGET", "a", "b"], true);
         check(&["UNKNOWNCMD"], false);
+        // Regression: every CLUSTER subcommand counted as a read, so a SETSLOT or FAILOVER that may
+        // have run was sent again, possibly to another master.
+        check(&["CLUSTER", "SETSLOT", "1", "NODE", "id"], false);
+        check(&["cluster", "failover"], false);
+        check(&["CLUSTER", "RESET"], false);
+        check(&["CLUSTER", "INFO"], true);
+        check(&["cluster", "shards"], true);
+        check(&["CLUSTER", "KEYSLOT", "k"], true);
     }
 
     #[test]

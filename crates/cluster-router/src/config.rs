@@ -97,8 +97,17 @@ impl SendOptions {
     /// A deadline `timeout` from now; not retry-safe.
     pub fn with_timeout(timeout: Duration) -> SendOptions {
         SendOptions {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             retry_safe: false,
         }
     }
+}
+
+/// `timeout` from now, saturating: `Duration::MAX` is how a caller says "no limit" (a `BLPOP key 0`), and
+/// `Instant + Duration` panics when the sum does not fit. A century is as good as never for a command.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }

@@ -98,7 +98,7 @@ where
 {
     let mut last: Option<Instant> = None;
     loop {
-        let periodic_at = last.unwrap_or_else(Instant::now) + timing.periodic;
+        let periodic_at = later(last.unwrap_or_else(Instant::now), timing.periodic);
         let requested = tokio::select! {
             () = gate.notify.notified() => true,
             () = tokio::time::sleep_until(periodic_at) => false,
@@ -111,7 +111,7 @@ where
             // by the refresh below.
             tokio::time::sleep(timing.coalesce).await;
             if let Some(last) = last {
-                tokio::time::sleep_until(last + timing.min_interval).await;
+                tokio::time::sleep_until(later(last, timing.min_interval)).await;
             }
         }
         // Clear before refreshing (AcqRel pairs with `request`): a request that arrives while the
@@ -125,6 +125,13 @@ where
         gate.finished();
         last = Some(Instant::now());
     }
+}
+
+/// `by` after `at`, or as far as `Instant` goes past `now`: a configured `Duration::MAX` means never, and
+/// `Instant + Duration` would panic.
+fn later(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by)
+        .unwrap_or_else(|| crate::config::deadline_after(by))
 }
 
 #[cfg(test)]

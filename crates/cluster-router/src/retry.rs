@@ -87,7 +87,7 @@ impl Backoff {
         let half = base / 2;
         let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
         let jitter = if nanos == 0 { 0 } else { random_u64() % nanos };
-        half + Duration::from_nanos(jitter)
+        half.saturating_add(Duration::from_nanos(jitter))
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::command::{CommandInfo, CommandTable, Merge, Route};
-use crate::config::{RouterConfig, SendOptions};
+use crate::config::{RouterConfig, SendOptions, deadline_after};
 use crate::error::{Error, ErrorKind};
 use crate::exec::{explain_execabort, is_execabort};
 use crate::refresh::{self, RefreshGate, Timing};
@@ -64,6 +64,25 @@ pub(crate) struct View {
     masters: Box<[usize]>,
 }
 
+impl View {
+    /// Every master that serves slots, with a slot it serves now: after a failover, the master of that
+    /// slot is its successor (see [`successor`]).
+    fn master_shards(&self) -> Vec<(Arc<NodeHandle>, Option<Slot>)> {
+        self.masters
+            .iter()
+            .filter_map(|&i| {
+                let handle = self.nodes.get(i)?.clone();
+                let slot = self
+                    .topo
+                    .indexed_nodes()
+                    .find(|(idx, _)| idx.get() == i)
+                    .and_then(|(idx, _)| self.topo.slot_ranges_of(idx).first().map(|r| r.start()));
+                Some((handle, slot))
+            })
+            .collect()
+    }
+}
+
 /// A failed attempt: the router's error plus whether the command may have reached the server.
 #[derive(Clone, Debug)]
 struct Fail {
@@ -88,8 +107,11 @@ impl Fail {
 enum Target {
     /// The master (or, for reads with replicas enabled, a replica) of the slot; `None`: any master.
     Slot(Option<Slot>),
-    /// This node (fan-out, SCAN).
+    /// This node (SCAN, which replaces a failed-over master itself: its successor is walked from cursor 0).
     Node(Arc<NodeHandle>),
+    /// A master, for a fan-out: this node while the view lists it as a master, else the master of `slot`,
+    /// a slot it served when the call started, so a retry after a failover reaches the promoted replica.
+    Shard(Arc<NodeHandle>, Option<Slot>),
 }
 
 /// One command of a pipeline after splitting.
@@ -203,7 +225,12 @@ impl Router {
         if config.seeds.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, "no seeds"));
         }
-        let deadline = Instant::now() + config.connection.connect_timeout + config.refresh_timeout;
+        let deadline = deadline_after(
+            config
+                .connection
+                .connect_timeout
+                .saturating_add(config.refresh_timeout),
+        );
         let fetches = config.seeds.iter().map(|seed| {
             let cfg = config
                 .connection
@@ -258,7 +285,7 @@ impl Router {
                 // Its own budget: a hung seed may have used up the fetch deadline.
                 .send_by(
                     &EncodedCommand::from_args(["COMMAND"]),
-                    Instant::now() + config.refresh_timeout,
+                    deadline_after(config.refresh_timeout),
                 )
                 .await
             {
@@ -270,7 +297,7 @@ impl Router {
         }
         let inner = Arc::new(Inner::new(config, table, topo));
         inner
-            .connect_nodes(Instant::now() + inner.config.connection.connect_timeout)
+            .connect_nodes(deadline_after(inner.config.connection.connect_timeout))
             .await;
 
         let timing = Timing {
@@ -350,24 +377,9 @@ impl Router {
 
     /// A cluster-wide SCAN: walks every master of the current view, one cursor per master.
     pub fn scan(&self, pattern: Option<Bytes>, count: Option<u32>) -> ClusterScan {
-        let view = self.inner.view.load();
-        let nodes = view
-            .masters
-            .iter()
-            .filter_map(|&i| {
-                let handle = view.nodes.get(i)?.clone();
-                // A slot the master serves now, to find its successor if it fails over mid-scan.
-                let slot = view
-                    .topo
-                    .indexed_nodes()
-                    .find(|(idx, _)| idx.get() == i)
-                    .and_then(|(idx, _)| view.topo.slot_ranges_of(idx).first().map(|r| r.start()));
-                Some((handle, slot))
-            })
-            .collect();
         ClusterScan {
             router: self.clone(),
-            nodes,
+            nodes: self.inner.view.load().master_shards(),
             at: 0,
             cursor: Bytes::from_static(b"0"),
             pattern,
@@ -596,7 +608,7 @@ impl Inner {
     async fn refresh(&self) {
         bump(&self.counters.refreshes);
         let view = self.view.load_full();
-        let deadline = Instant::now() + self.config.refresh_timeout;
+        let deadline = deadline_after(self.config.refresh_timeout);
         let mut candidates: Vec<Arc<NodeHandle>> = view
             .nodes
             .iter()
@@ -616,7 +628,7 @@ impl Inner {
         if views.is_empty() && !rest.is_empty() {
             // Every sampled node failed (a partition, several nodes down): ask all the others once.
             views = self
-                .fetch_views(&rest, Instant::now() + self.config.refresh_timeout)
+                .fetch_views(&rest, deadline_after(self.config.refresh_timeout))
                 .await;
         }
         if views.is_empty() {
@@ -628,7 +640,7 @@ impl Inner {
                 .map(|a| self.handle_for(&a))
                 .collect();
             views = self
-                .fetch_views(&seeds, Instant::now() + self.config.refresh_timeout)
+                .fetch_views(&seeds, deadline_after(self.config.refresh_timeout))
                 .await;
         }
         let Some(best) = choose_view(&views).filter(|t| t.covered_slots() > 0) else {
@@ -644,7 +656,7 @@ impl Inner {
                 tracing::debug!(slots = best.covered_slots(), "topology changed");
             }
         }
-        self.connect_nodes(Instant::now() + self.config.connection.connect_timeout)
+        self.connect_nodes(deadline_after(self.config.connection.connect_timeout))
             .await;
     }
 
@@ -681,7 +693,7 @@ impl Inner {
 
     /// Sleeps the next backoff step unless that would pass the deadline (then returns false).
     async fn pause(&self, backoff: &mut Backoff, deadline: Instant) -> bool {
-        let until = Instant::now() + backoff.next_delay();
+        let until = deadline_after(backoff.next_delay());
         if until >= deadline {
             return false;
         }
@@ -707,6 +719,16 @@ impl Inner {
                 self.gate.request();
                 self.gate.wait_past(seen, deadline).await
             }
+        }
+    }
+
+    /// A command timed out. A master that hangs or is cut off keeps its connection up, so no MOVED and no
+    /// connection error will ever say that its replica took over (`CLUSTER FAILOVER TAKEOVER`, or a
+    /// failover in a cluster that serves partial coverage): only a refresh does. The request is coalesced
+    /// and rate limited, so a burst of timeouts costs one refresh per `min_refresh_interval` at most.
+    fn after_timeout(&self, err: &Error) {
+        if err.kind() == ErrorKind::Timeout {
+            self.gate.request();
         }
     }
 
@@ -854,6 +876,7 @@ impl Inner {
                 },
                 Err(fail) => {
                     if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
+                        self.after_timeout(&fail.err);
                         return Err(fail.err);
                     }
                     if self.is_closed() {
@@ -903,7 +926,7 @@ impl Inner {
                         })
                         .collect();
                     let results = Box::pin(self.run_units(&units, opts)).await;
-                    merge_parts(kind, keys, &parts, results)
+                    merge_parts(kind, keys, &parts, results, info.readonly)
                 }
             },
         }
@@ -916,15 +939,17 @@ impl Inner {
         merge: Merge,
         opts: &SendOptions,
     ) -> Result<Frame, Error> {
-        let masters = self.master_handles()?;
+        let shards = self.view.load().master_shards();
+        if shards.is_empty() {
+            return Err(Error::new(ErrorKind::NoRoute, "no master"));
+        }
         let replies = join_all(
-            masters
+            shards
                 .into_iter()
-                .map(|n| self.drive(cmd, info, Target::Node(n), opts, None)),
+                .map(|(n, slot)| self.drive(cmd, info, Target::Shard(n, slot), opts, None)),
         )
         .await;
-        let frames = replies.into_iter().collect::<Result<Vec<Frame>, Error>>()?;
-        merge_fanout(merge, frames)
+        merge_fanout(merge, all_parts(replies, info.readonly)?)
     }
 
     /// The masters of the current view that serve slots.
@@ -1057,13 +1082,16 @@ impl Inner {
             .map(|plan| match plan {
                 Slotting::Unit(..) => unit_results.next().unwrap_or_else(missing),
                 Slotting::Split {
-                    kind, keys, parts, ..
+                    kind,
+                    info,
+                    keys,
+                    parts,
                 } => {
                     let results: Vec<_> = unit_results.by_ref().take(parts.len()).collect();
                     if results.len() < parts.len() {
                         return missing();
                     }
-                    merge_parts(kind, keys, &parts, results)
+                    merge_parts(kind, keys, &parts, results, info.readonly)
                 }
                 Slotting::FanOut(..) => fan_results.next().unwrap_or_else(missing),
                 Slotting::EveryConnection => wait_results.next().unwrap_or_else(missing),
@@ -1330,14 +1358,23 @@ impl Inner {
                     .map(|r| r.as_ref().ok())
             };
             match exec {
-                Some(Ok(frame)) if !is_execabort(&frame) => return Ok(frame),
                 Some(Ok(frame)) => {
-                    // EXECABORT: nothing ran. Find why among the queued replies.
-                    let why = replies
-                        .iter()
-                        .filter_map(|r| r.as_ref().ok())
-                        .map(classify)
-                        .find(|o| *o != Outcome::Done);
+                    // Nothing ran in either case. EXECABORT: the reason is among the queued replies.
+                    // Any other refusal or redirect (TRYAGAIN, MOVED, ASK, CLUSTERDOWN) is EXEC's own
+                    // reply: the server checks the keys' slots again when EXEC runs and discards the
+                    // transaction, e.g. when the slot's keys are split by a migration meanwhile.
+                    let why = if is_execabort(&frame) {
+                        replies
+                            .iter()
+                            .filter_map(|r| r.as_ref().ok())
+                            .map(classify)
+                            .find(|o| *o != Outcome::Done)
+                    } else {
+                        match classify(&frame) {
+                            Outcome::Done => return Ok(frame),
+                            refused_or_redirected => Some(refused_or_redirected),
+                        }
+                    };
                     match why {
                         Some(Outcome::Moved(r)) => {
                             bump(&self.counters.moved);
@@ -1375,6 +1412,7 @@ impl Inner {
                 }
                 Some(Err(fail)) => {
                     if matches!(fail.err.kind(), ErrorKind::Timeout | ErrorKind::Busy) {
+                        self.after_timeout(&fail.err);
                         return Err(fail.err);
                     }
                     if self.is_closed() {
@@ -1453,6 +1491,7 @@ fn route_in(
 ) -> Option<Arc<NodeHandle>> {
     match target {
         Target::Node(n) => Some(n.clone()),
+        Target::Shard(n, slot) => Some(successor(view, n, *slot).unwrap_or_else(|| n.clone())),
         Target::Slot(Some(slot)) => {
             let master = view.topo.master_for(*slot)?;
             if replica_ok {
@@ -1486,14 +1525,64 @@ fn route_in(
     }
 }
 
+/// The master that replaced `node` when the view no longer lists it as a master: the master of `slot`, a
+/// slot `node` served. `None` while `node` is still a master, or when nothing serves `slot`.
+fn successor(view: &View, node: &Arc<NodeHandle>, slot: Option<Slot>) -> Option<Arc<NodeHandle>> {
+    let still_master = view
+        .masters
+        .iter()
+        .any(|&i| view.nodes.get(i).is_some_and(|h| Arc::ptr_eq(h, node)));
+    if still_master {
+        return None;
+    }
+    let master = view.topo.master_for(slot?)?;
+    view.nodes
+        .get(master.get())
+        .filter(|h| !Arc::ptr_eq(h, node))
+        .cloned()
+}
+
 fn merge_parts(
     kind: crate::command::SplitKind,
     keys: usize,
     parts: &[Part],
     results: Vec<Result<Frame, Error>>,
+    readonly: bool,
 ) -> Result<Frame, Error> {
-    let frames = results.into_iter().collect::<Result<Vec<Frame>, Error>>()?;
-    merge_split(kind, keys, parts, frames)
+    merge_split(kind, keys, parts, all_parts(results, readonly)?)
+}
+
+/// The replies of a command sent in parts (a split multi-key command, a fan-out), or the first part's
+/// error. When another part ran, or may have, a write ran in part, whatever the failed part says: an
+/// error that says "nothing ran" (a connection never made, no route, too many redirects) would invite a
+/// retry that repeats the parts that did run (`DEL` counting twice, `FLUSHALL` on one master and not the
+/// other), so it is reported as [`ErrorKind::Indeterminate`]. A read-only command changes nothing, so
+/// its part's error stands.
+fn all_parts(results: Vec<Result<Frame, Error>>, readonly: bool) -> Result<Vec<Frame>, Error> {
+    let some_ran = || {
+        results.iter().any(|r| match r {
+            Ok(frame) => !frame.is_error(),
+            Err(e) => e.may_have_executed(),
+        })
+    };
+    if let Some(i) = results.iter().position(Result::is_err) {
+        let ran = !readonly && some_ran();
+        let Some(Err(e)) = results.into_iter().nth(i) else {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "a part's result went missing",
+            ));
+        };
+        return Err(if ran && !e.may_have_executed() {
+            Error::new(
+                ErrorKind::Indeterminate,
+                format!("part of the command ran, another part failed: {e}"),
+            )
+        } else {
+            e
+        });
+    }
+    Ok(results.into_iter().filter_map(Result::ok).collect())
 }
 
 /// A cluster-wide `SCAN`: one cursor per master of the view taken when the scan started.
@@ -1515,43 +1604,40 @@ pub struct ClusterScan {
 
 impl ClusterScan {
     /// The next batch of keys, or `None` when every master has been walked.
-    /// Each call returns by the router's default deadline. A master's refusal (`NOPERM` for a user not
-    /// allowed to scan) is [`ErrorKind::Server`] with the server's text.
+    /// Each call returns by the router's default deadline. Pages without a match are skipped while that
+    /// deadline lasts; once it has passed, the call returns an empty batch and the next call continues
+    /// where this one stopped, so a pattern that matches nothing in a large keyspace costs several calls
+    /// rather than a timeout. A master's refusal (`NOPERM` for a user not allowed to scan) is
+    /// [`ErrorKind::Server`] with the server's text.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>, Error> {
         let inner = self.router.inner.clone();
         if inner.is_closed() {
             return Err(Inner::closed_error());
         }
-        let deadline = Instant::now() + inner.config.default_timeout;
+        let deadline = deadline_after(inner.config.default_timeout);
+        let mut first_page = true;
         loop {
             let Some((node, slot)) = self.nodes.get_mut(self.at) else {
                 return Ok(None);
             };
+            // Checked before every page but the first, which always goes out: the cursor is kept, so
+            // returning an empty batch loses nothing.
+            if !first_page && Instant::now() >= deadline {
+                return Ok(Some(Vec::new()));
+            }
+            first_page = false;
             // A master that no longer serves slots (failed over) is replaced by its successor, scanned
             // from cursor 0.
-            if let Some(slot) = *slot {
-                let view = inner.view.load();
-                let still_master = view
-                    .masters
-                    .iter()
-                    .any(|&i| view.nodes.get(i).is_some_and(|h| Arc::ptr_eq(h, node)));
-                if !still_master {
-                    if let Some(successor) =
-                        route_in(&view, &Target::Slot(Some(slot)), false, &inner.rr)
-                    {
-                        if !Arc::ptr_eq(&successor, node) {
-                            *node = successor;
-                            self.cursor = Bytes::from_static(b"0");
-                        }
-                    }
-                }
+            if let Some(next) = successor(&inner.view.load(), node, *slot) {
+                *node = next;
+                self.cursor = Bytes::from_static(b"0");
             }
             let node = node.clone();
             let cmd = scan_command(&self.cursor, self.pattern.as_deref(), self.count);
             let info = inner.table.lookup(&cmd);
             // Short attempts, so a dead master is noticed and replaced while the call's deadline lasts.
             let attempt = SendOptions {
-                deadline: deadline.min(Instant::now() + inner.config.refresh_timeout),
+                deadline: deadline.min(deadline_after(inner.config.refresh_timeout)),
                 retry_safe: true,
             };
             let reply = match inner
@@ -1561,7 +1647,7 @@ impl ClusterScan {
                 Ok(reply) => reply,
                 // A closed router has nothing to re-resolve.
                 Err(e) if inner.is_closed() => return Err(e),
-                Err(e) if Instant::now() + inner.config.retry_backoff_max < deadline => {
+                Err(e) if deadline_after(inner.config.retry_backoff_max) < deadline => {
                     tracing::debug!(error = %e, "SCAN attempt failed; re-resolving the node");
                     inner.gate.request();
                     tokio::time::sleep(inner.config.retry_backoff_max).await;
@@ -1632,6 +1718,63 @@ pub fn parse_scan_reply(reply: Frame) -> Result<(Bytes, Vec<Bytes>), Error> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_write_that_ran_in_part_is_indeterminate() {
+        let one = || Ok(Frame::Integer(1));
+        let refused = || Ok(Frame::SimpleError(Bytes::from_static(b"ERR no")));
+        let err = |kind| Err(Error::new(kind, "part"));
+        // Parts, read-only, and what comes out: the number of replies or the error kind reported.
+        type Case = (Vec<Result<Frame, Error>>, bool, Result<usize, ErrorKind>);
+        let cases: Vec<Case> = vec![
+            (vec![one(), one()], false, Ok(2)),
+            // Nothing ran anywhere: the part's own error stands.
+            (
+                vec![err(ErrorKind::Connection)],
+                false,
+                Err(ErrorKind::Connection),
+            ),
+            (
+                vec![refused(), err(ErrorKind::NoRoute)],
+                false,
+                Err(ErrorKind::NoRoute),
+            ),
+            // Another part ran or may have: the write ran in part.
+            (
+                vec![one(), err(ErrorKind::Connection)],
+                false,
+                Err(ErrorKind::Indeterminate),
+            ),
+            (
+                vec![err(ErrorKind::TooManyRedirects), one()],
+                false,
+                Err(ErrorKind::Indeterminate),
+            ),
+            (
+                vec![err(ErrorKind::NoRoute), err(ErrorKind::Timeout)],
+                false,
+                Err(ErrorKind::Indeterminate),
+            ),
+            // An error that already says "may have run" is kept.
+            (
+                vec![one(), err(ErrorKind::Timeout)],
+                false,
+                Err(ErrorKind::Timeout),
+            ),
+            // A read changes nothing.
+            (
+                vec![one(), err(ErrorKind::Connection)],
+                true,
+                Err(ErrorKind::Connection),
+            ),
+        ];
+        for (i, (parts, readonly, want)) in cases.into_iter().enumerate() {
+            let got = all_parts(parts, readonly)
+                .map(|f| f.len())
+                .map_err(|e| e.kind());
+            assert_eq!(got, want, "case {i}");
+        }
+    }
 
     #[test]
     fn scan_commands_and_replies() {

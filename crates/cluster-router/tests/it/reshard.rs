@@ -30,6 +30,7 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
             .collect(),
     );
     let seeds = cluster.seed_addrs();
+    let tx_seeds = seeds.clone();
     let c = cluster.clone();
     let loop_cluster = cluster.clone();
     let tags_for_loop = tags.clone();
@@ -209,5 +210,63 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
             6,
             "{after:?}"
         );
+
+        // A transaction on keys the importing node does not have yet: queued there after ASK, EXEC
+        // itself answers TRYAGAIN (the server checks the slot of every queued key again at EXEC).
+        // Nothing ran, so the router retries it until the migration ends (regression: the TRYAGAIN
+        // reached the caller as the transaction's reply).
+        let (tag, slot) = tags_for_loop[1].clone();
+        let c2 = loop_cluster.clone();
+        let (from, to) = tokio::task::spawn_blocking(move || {
+            let from = c2.slot_owner(slot).expect("owner");
+            let to = (0..3).find(|&m| m != from).expect("another master");
+            c2.begin_slot_migration(slot, from, to).expect("begin");
+            (from, to)
+        })
+        .await
+        .expect("join");
+        let (k1, k2) = (format!("{{{tag}}}:tx1"), format!("{{{tag}}}:tx2"));
+        // Each round (ASK, then TRYAGAIN) counts as a redirect: room for a slow machine.
+        let mut config = cluster_router::RouterConfig::new(tx_seeds);
+        config.max_redirects = 100;
+        let router = cluster_router::Router::connect(config)
+            .await
+            .expect("router");
+        let before = router.stats();
+        let tx = {
+            let (router, k1, k2) = (router.clone(), k1.clone(), k2.clone());
+            tokio::spawn(async move {
+                let cmds = [
+                    cmd(["SET", k1.as_str(), "a"]),
+                    cmd(["SET", k2.as_str(), "b"]),
+                ];
+                router.transaction(&cmds, &router.options()).await
+            })
+        };
+        // Let it meet TRYAGAIN at least once before the migration ends.
+        let end = tokio::time::Instant::now() + Duration::from_secs(3);
+        while router.stats().retries == before.retries && tokio::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let retried = router.stats().retries > before.retries;
+        let c2 = loop_cluster.clone();
+        tokio::task::spawn_blocking(move || {
+            // The load's keys of this slot move first: a node refuses to give up a slot it has keys of.
+            while c2.migrate_slot_keys(slot, from, to, 100)? > 0 {}
+            c2.finish_slot_migration(slot, from, to)
+        })
+        .await
+        .expect("join")
+        .expect("finish");
+        let reply = tx.await.expect("join").expect("transaction");
+        assert!(retried, "the transaction was retried: {:?}", router.stats());
+        assert_eq!(reply, Frame::Array(vec![crate::ok(), crate::ok()]));
+        for (k, v) in [(&k1, "a"), (&k2, "b")] {
+            let got = router
+                .send(&cmd(["GET", k.as_str()]), &router.options())
+                .await
+                .expect("GET");
+            assert_eq!(value(&got), Some(v.as_bytes().to_vec()), "{k}");
+        }
     });
 }

@@ -500,6 +500,51 @@ fn fan_out_scan_scripts_and_transactions() {
 }
 
 #[test]
+fn a_scan_call_returns_by_its_deadline_when_nothing_matches() {
+    // Regression: pages without a match were walked past the call's deadline, so one call could walk
+    // the whole keyspace, or end in a spurious Timeout on a healthy cluster.
+    let seeds = seeds();
+    run(Duration::from_secs(60), async move {
+        let mut config = cluster_router::RouterConfig::new(seeds);
+        config.default_timeout = Duration::from_millis(250);
+        let router = Router::connect(config).await.expect("router");
+        let p = prefix("scandl");
+        let sets: Vec<_> = (0..60_000)
+            .map(|i| cmd(["SET", format!("{p}{i}").as_str(), "x"]))
+            .collect();
+        let o = SendOptions::with_timeout(Duration::from_secs(20));
+        for chunk in sets.chunks(1000) {
+            assert!(router.pipeline(chunk, &o).await.iter().all(Result::is_ok));
+        }
+        let nothing = format!("{p}nothing*");
+        let mut scan = router.scan(Some(Bytes::from(nothing)), Some(1));
+        let (mut calls, mut empty_calls) = (0, 0);
+        let walk = tokio::time::Instant::now();
+        loop {
+            let started = tokio::time::Instant::now();
+            let batch = scan
+                .next_batch()
+                .await
+                .expect("no error from a healthy cluster");
+            let took = started.elapsed();
+            // The deadline, plus the last page's round trip on a busy machine.
+            assert!(took < Duration::from_millis(750), "a call took {took:?}");
+            calls += 1;
+            match batch {
+                Some(keys) => {
+                    assert!(keys.is_empty(), "nothing matches: {keys:?}");
+                    empty_calls += 1;
+                }
+                None => break,
+            }
+            assert!(walk.elapsed() < Duration::from_secs(40), "the walk ends");
+        }
+        // The walk needed more than one call's deadline, so some calls stopped early with an empty batch.
+        assert!(empty_calls > 0, "{calls} calls");
+    });
+}
+
+#[test]
 fn learned_commands_route_by_key_and_detection_works() {
     let seeds = seeds();
     let standalone = shared_server().addr();
