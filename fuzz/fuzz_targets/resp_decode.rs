@@ -1,7 +1,9 @@
-//! The decoder never panics on any input, and never allocates more than the input justifies.
+//! The decoder never panics on any input, never allocates more than the input justifies,
+//! and decodes the same however the input is cut into reads.
 //!
 //! A counting global allocator records the largest single allocation made while decoding;
 //! with small limits, it must stay proportional to the input, whatever lengths the headers claim.
+//! The input is then decoded again in one piece, and both passes must agree frame for frame.
 #![no_main]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use resp_codec::{DecodeLimits, Decoder, Frame};
+use resp_codec::{DecodeError, DecodeLimits, Decoder, Frame};
 
 struct Tracking;
 
@@ -45,34 +47,65 @@ fuzz_target!(|data: &[u8]| {
     // The first byte chooses how the rest arrives: in pieces of 1 to 256 bytes.
     let Some((&piece, wire)) = data.split_first() else { return };
     let piece = usize::from(piece) + 1;
+
+    LARGEST.store(0, Ordering::Relaxed);
+    let chunked = decode(wire, piece);
+    // Frames are at most 48 bytes and a scan token 24 for every 3 input bytes, with Vec doubling on top.
+    let bound = 64 * wire.len() + 4096;
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(largest <= bound, "allocated {largest} bytes at once for {} input bytes", wire.len());
+    for frame in &chunked.frames {
+        check_limits(frame, 0);
+    }
+
+    // How the bytes arrive changes nothing: the same frames in the same order, then the same error,
+    // or the same incomplete tail. A decoder that carried state from one frame into the next,
+    // or resumed a frame at the wrong place, decodes differently once the input is cut in pieces.
+    let whole = decode(wire, wire.len().max(1));
+    assert!(
+        same_all(&chunked.frames, &whole.frames),
+        "in pieces of {piece}: {:?}\nin one piece: {:?}",
+        chunked.frames,
+        whole.frames
+    );
+    assert_eq!(chunked.error, whole.error, "in pieces of {piece}, then in one piece");
+    if whole.error.is_none() {
+        assert_eq!(chunked.left, whole.left, "bytes left over in pieces of {piece}, then in one piece");
+    }
+});
+
+/// What one pass over the input produced.
+struct Decoded {
+    frames: Vec<Frame>,
+    /// The error that ended the pass, if any.
+    error: Option<DecodeError>,
+    /// The bytes still in the buffer at the end: an incomplete frame, or what followed the error.
+    left: usize,
+}
+
+/// Decodes `wire` with small limits, fed to one decoder in pieces of `piece` bytes,
+/// taking every complete frame after each piece and stopping at the first error.
+fn decode(wire: &[u8], piece: usize) -> Decoded {
     let limits = DecodeLimits::default()
         .max_bulk_len(MAX_BULK)
         .max_aggregate_len(MAX_AGGREGATE)
         .max_depth(MAX_DEPTH)
         .max_line_len(MAX_BULK);
-
-    LARGEST.store(0, Ordering::Relaxed);
     let mut decoder = Decoder::with_limits(limits);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
-    'feed: for chunk in wire.chunks(piece) {
+    for chunk in wire.chunks(piece) {
         buf.extend_from_slice(chunk);
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
-                Err(_) => break 'feed,
+                Err(error) => return Decoded { frames, error: Some(error), left: buf.len() },
             }
         }
     }
-    // Frames are at most 48 bytes and a scan token 24 for every 3 input bytes, with Vec doubling on top.
-    let bound = 64 * wire.len() + 4096;
-    let largest = LARGEST.load(Ordering::Relaxed);
-    assert!(largest <= bound, "allocated {largest} bytes at once for {} input bytes", wire.len());
-    for frame in &frames {
-        check_limits(frame, 0);
-    }
-});
+    Decoded { frames, error: None, left: buf.len() }
+}
 
 /// Every decoded frame obeys the limits it was decoded under.
 fn check_limits(frame: &Frame, depth: usize) {
@@ -101,4 +134,28 @@ fn check_limits(frame: &Frame, depth: usize) {
         }
         _ => {}
     }
+}
+
+/// Frame equality where NaN equals NaN (a `,nan` decodes the same both times)
+/// and doubles otherwise compare by bits.
+fn same(a: &Frame, b: &Frame) -> bool {
+    match (a, b) {
+        (Frame::Double(x), Frame::Double(y)) => (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits(),
+        (Frame::Array(x), Frame::Array(y)) | (Frame::Set(x), Frame::Set(y)) | (Frame::Push(x), Frame::Push(y)) => {
+            same_all(x, y)
+        }
+        (Frame::Map(x), Frame::Map(y)) => same_pairs(x, y),
+        (Frame::Attribute { attributes: xa, frame: xf }, Frame::Attribute { attributes: ya, frame: yf }) => {
+            same_pairs(xa, ya) && same(xf, yf)
+        }
+        _ => a == b,
+    }
+}
+
+fn same_all(x: &[Frame], y: &[Frame]) -> bool {
+    x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+}
+
+fn same_pairs(x: &[(Frame, Frame)], y: &[(Frame, Frame)]) -> bool {
+    x.len() == y.len() && x.iter().zip(y).all(|((ak, av), (bk, bv))| same(ak, bk) && same(av, bv))
 }

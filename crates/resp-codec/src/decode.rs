@@ -164,6 +164,7 @@ pub struct Decoder {
     /// The elements of the frame in progress, in wire order.
     tape: Vec<Token>,
     /// Where the search for the `\r` of an unfinished line element at `scanned` resumes.
+    /// Zero when no line is in progress: every path that completes a frame clears it.
     line_resume: usize,
     /// The build step's stack of aggregates under construction, kept to reuse its allocation.
     building: Vec<Partial>,
@@ -209,6 +210,10 @@ impl Decoder {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         if self.scanned == 0 {
             if let Some(frame) = fast_scalar(buf, &self.limits) {
+                // This frame may be a line that an earlier call began on the general path.
+                // Its search offset must not outlive it: the next line's search would start there
+                // and step over that line's own `\r`.
+                self.line_resume = 0;
                 return Ok(Some(frame));
             }
         }
@@ -536,8 +541,10 @@ fn digit_line(
     let i = digits_at + digits.count;
     match buf.get(i) {
         Some(b'\r') => {}
-        None if digits.count <= MAX_NUMBER_LEN => return Ok(None),
-        None => return Err(error(kind, at)),
+        // Too many digits is wrong whatever follows them, and is reported at the number's start
+        // whether or not the byte after them has arrived, so the error does not depend on the reads.
+        _ if digits.count > MAX_NUMBER_LEN => return Err(error(kind, at)),
+        None => return Ok(None),
         Some(_) => return Err(error(kind, i)),
     }
     if digits.count == 0 || digits.count > MAX_NUMBER_LEN || digits.overflow {

@@ -1,7 +1,7 @@
 //! Wire bytes in, frames out: every frame type, and every prefix of each is `Ok(None)`.
 
 use bytes::{Bytes, BytesMut};
-use resp_codec::{Decoder, Frame};
+use resp_codec::{DecodeError, Decoder, Frame};
 
 use crate::support::{array, bulk, simple};
 
@@ -322,4 +322,140 @@ fn shrunk_buffer_is_rescanned_not_trusted() {
     assert_eq!(decoder.decode(&mut buf), Ok(None));
     let mut other = BytesMut::from(&b":9\r\n"[..]);
     assert_eq!(decoder.decode(&mut other), Ok(Some(Frame::Integer(9))));
+}
+
+/// Feeds `reads` to one decoder as successive reads, decoding every complete frame after each.
+/// Returns the frames, the error that stopped decoding if any, and how many bytes were left over.
+fn decode_reads(reads: &[&[u8]]) -> (Vec<Frame>, Option<DecodeError>, usize) {
+    let mut decoder = Decoder::new();
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for read in reads {
+        buf.extend_from_slice(read);
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e), buf.len()),
+            }
+        }
+    }
+    (frames, None, buf.len())
+}
+
+/// Checks that `reads`, fed one after another, decode to exactly `expected` with nothing left over.
+#[track_caller]
+fn check_reads(reads: &[&[u8]], expected: &[Frame]) {
+    assert_eq!(
+        decode_reads(reads),
+        (expected.to_vec(), None, 0),
+        "reads {:?}",
+        reads
+            .iter()
+            .map(|r| r.escape_ascii().to_string())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn line_resume_left_stale_by_the_fast_path() {
+    // A line finished by the fast path kept the general path's `\r` search offset for the next frame.
+    let big = |s: &'static [u8]| Frame::BigNumber(Bytes::from_static(s));
+    check_reads(
+        &[b"+OKAY", b"\r\n(1\r\n:7\r\n"],
+        &[simple(b"OKAY"), big(b"1"), Frame::Integer(7)],
+    );
+    // The same with the big number arriving alone: the decoder waited forever for a complete frame.
+    check_reads(
+        &[b"+OKAY", b"\r\n", b"(12\r\n"],
+        &[simple(b"OKAY"), big(b"12")],
+    );
+    check_reads(
+        &[b"-ERR", b" no\r", b"\n(7\r\n"],
+        &[Frame::SimpleError(Bytes::from_static(b"ERR no")), big(b"7")],
+    );
+}
+
+/// One top-level frame of every type, as wire bytes and the frame they decode to.
+fn every_type() -> Vec<(&'static [u8], Frame)> {
+    let b = Bytes::from_static;
+    vec![
+        (b"+OK\r\n", simple(b"OK")),
+        (b"-ERR no\r\n", Frame::SimpleError(b(b"ERR no"))),
+        (b":42\r\n", Frame::Integer(42)),
+        (b"$5\r\nhello\r\n", bulk(b"hello")),
+        (b"$-1\r\n", Frame::NullBulkString),
+        (b"*-1\r\n", Frame::NullArray),
+        (b"_\r\n", Frame::Null),
+        (b",3.25\r\n", Frame::Double(3.25)),
+        (b"#t\r\n", Frame::Boolean(true)),
+        (b"(12\r\n", Frame::BigNumber(b(b"12"))),
+        (
+            b"(-3492890328409238509324850943850943825024385\r\n",
+            Frame::BigNumber(b(b"-3492890328409238509324850943850943825024385")),
+        ),
+        (b"!3\r\nERR\r\n", Frame::BulkError(b(b"ERR"))),
+        (
+            b"=7\r\ntxt:abc\r\n",
+            Frame::VerbatimString {
+                format: *b"txt",
+                text: b(b"abc"),
+            },
+        ),
+        (
+            b"%1\r\n+k\r\n(1\r\n",
+            Frame::Map(vec![(simple(b"k"), Frame::BigNumber(b(b"1")))]),
+        ),
+        (
+            b"~2\r\n+a\r\n#f\r\n",
+            Frame::Set(vec![simple(b"a"), Frame::Boolean(false)]),
+        ),
+        (
+            b">2\r\n+pubsub\r\n-e\r\n",
+            Frame::Push(vec![simple(b"pubsub"), Frame::SimpleError(b(b"e"))]),
+        ),
+        (
+            b"|1\r\n+ttl\r\n:3\r\n(5\r\n",
+            Frame::Attribute {
+                attributes: vec![(simple(b"ttl"), Frame::Integer(3))],
+                frame: Box::new(Frame::BigNumber(b(b"5"))),
+            },
+        ),
+        (b"*0\r\n", array(vec![])),
+        (
+            b"*2\r\n*1\r\n(9\r\n$1\r\nx\r\n",
+            array(vec![array(vec![Frame::BigNumber(b(b"9"))]), bulk(b"x")]),
+        ),
+    ]
+}
+
+#[test]
+fn frames_in_a_row_split_anywhere_decode_as_in_one_piece() {
+    let frames = every_type();
+    // Each frame in turn comes first, so each type follows the line split in the middle below.
+    for first in 0..frames.len() {
+        let order = frames[first..].iter().chain(&frames[..first]);
+        let (wire, expected): (Vec<&[u8]>, Vec<Frame>) = order.cloned().unzip();
+        let wire = wire.concat();
+        let whole = decode_reads(&[&wire]);
+        assert_eq!(whole, (expected.clone(), None, 0), "in one piece");
+        let after_line: Vec<Frame> = std::iter::once(simple(b"OKAY")).chain(expected).collect();
+
+        for cut in 0..=wire.len() {
+            let (head, tail) = wire.split_at(cut);
+            assert_eq!(decode_reads(&[head, tail]), whole, "split at {cut}");
+
+            // A line split in the middle before them, its rest arriving with the head:
+            // whatever the decoder kept of that line must not leak into the frames after it.
+            let line = b"+OKAY\r\n";
+            for mid in 1..line.len() {
+                let rest = [&line[mid..], head].concat();
+                assert_eq!(
+                    decode_reads(&[&line[..mid], &rest, tail]),
+                    (after_line.clone(), None, 0),
+                    "line split at {mid}, frames split at {cut}"
+                );
+            }
+        }
+    }
 }

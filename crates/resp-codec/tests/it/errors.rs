@@ -5,7 +5,8 @@ use resp_codec::{DecodeErrorKind, DecodeLimits, Decoder, Frame};
 
 use DecodeErrorKind::*;
 
-/// `input` fails with `kind`, whether it arrives at once or a byte at a time.
+/// `input` fails with `kind`, and with the same error (kind and offset) whether it arrives at once
+/// or a byte at a time.
 #[track_caller]
 fn check(input: &[u8], kind: DecodeErrorKind) {
     check_with(DecodeLimits::default(), input, kind);
@@ -15,8 +16,12 @@ fn check(input: &[u8], kind: DecodeErrorKind) {
 fn check_with(limits: DecodeLimits, input: &[u8], kind: DecodeErrorKind) {
     let shown = input.escape_ascii().to_string();
     let mut buf = BytesMut::from(input);
-    let error = Decoder::with_limits(limits.clone()).decode(&mut buf);
-    assert_eq!(error.map_err(|e| e.kind()), Err(kind), "input {shown}");
+    let whole = Decoder::with_limits(limits.clone()).decode(&mut buf);
+    assert_eq!(
+        whole.clone().map_err(|e| e.kind()),
+        Err(kind),
+        "input {shown}"
+    );
 
     let mut decoder = Decoder::with_limits(limits);
     let mut buf = BytesMut::new();
@@ -26,7 +31,7 @@ fn check_with(limits: DecodeLimits, input: &[u8], kind: DecodeErrorKind) {
             Ok(None) => continue,
             Ok(Some(frame)) => panic!("input {shown} decoded to {frame:?} byte by byte"),
             Err(e) => {
-                assert_eq!(e.kind(), kind, "input {shown} byte by byte");
+                assert_eq!(Err(e), whole, "input {shown} byte by byte");
                 return;
             }
         }
@@ -207,4 +212,22 @@ fn errors_display_kind_and_offset() {
         error.to_string(),
         "invalid RESP: invalid integer at byte 9 of the frame"
     );
+}
+
+#[test]
+fn too_many_digits_reported_at_an_offset_that_depended_on_the_reads() {
+    // 33 digits were reported at the byte after them if it had arrived, else at the number's start.
+    let digits = "0".repeat(33);
+    for (input, kind) in [
+        (format!("${digits}0\r\n"), InvalidLength),
+        (format!("${digits}x\r\n"), InvalidLength),
+        (format!("*{digits}"), InvalidLength),
+        (format!(":{digits}0\r\n"), InvalidInteger),
+        (format!(":-{digits}x"), InvalidInteger),
+    ] {
+        check(input.as_bytes(), kind);
+        let mut buf = BytesMut::from(input.as_bytes());
+        let error = Decoder::new().decode(&mut buf).map_err(|e| e.offset());
+        assert_eq!(error, Err(1), "input {input}: the number starts at byte 1");
+    }
 }

@@ -65,13 +65,28 @@ fn frame() -> impl Strategy<Value = Frame> {
     })
 }
 
+/// A top-level reply: mostly scalars, as on a real connection, so that frames in a row often meet
+/// the decoder's scalar fast path and its general path one after the other.
+fn reply() -> impl Strategy<Value = Frame> {
+    prop_oneof![3 => scalar(), 1 => frame()]
+}
+
 /// Feeds `wire` to one decoder in pieces cut at `cuts`, collecting every frame.
 fn decode_chunked(
     decoder: &mut Decoder,
     wire: &[u8],
     cuts: &[Index],
 ) -> (Vec<Frame>, Option<resp_codec::DecodeErrorKind>) {
-    let mut points: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+    let points: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+    decode_cut_at(decoder, wire, points)
+}
+
+/// Feeds `wire` to one decoder in pieces ending at the byte offsets `points`, then the rest.
+fn decode_cut_at(
+    decoder: &mut Decoder,
+    wire: &[u8],
+    mut points: Vec<usize>,
+) -> (Vec<Frame>, Option<resp_codec::DecodeErrorKind>) {
     points.push(wire.len());
     points.sort_unstable();
     let mut buf = BytesMut::new();
@@ -115,23 +130,46 @@ fn mangled() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Several frames in a row, each valid or mangled, so that whatever one frame leaves behind in the
+/// decoder meets the next one.
+fn mangled_in_a_row() -> impl Strategy<Value = Vec<u8>> {
+    let one = prop_oneof![frame().prop_map(|frame| encode(&frame).to_vec()), mangled()];
+    prop::collection::vec(one, 2..5).prop_map(|wires| wires.concat())
+}
+
 fn hostile() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![prop::collection::vec(any::<u8>(), 0..64), mangled()]
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        mangled(),
+        mangled_in_a_row()
+    ]
 }
 
 proptest! {
     #[test]
     fn any_frames_round_trip_in_any_chunks(
-        frames in prop::collection::vec(frame(), 1..4),
-        cuts in prop::collection::vec(any::<Index>(), 0..6),
+        frames in prop::collection::vec(reply(), 1..8),
+        cuts in prop::collection::vec(any::<Index>(), 0..24),
     ) {
         let mut wire = BytesMut::new();
         for frame in &frames {
             frame.encode(&mut wire);
         }
+        let (whole, whole_error, left) = decode_all(&mut Decoder::new(), &wire);
+        prop_assert_eq!(whole_error, None);
+        prop_assert_eq!(left, 0);
+        prop_assert!(same_all(&whole, &frames), "decoded {:?}\nexpected {:?}", whole, frames);
+        // Pieces cut anywhere, several frames in a row: the same frames as in one piece.
         let (decoded, error) = decode_chunked(&mut Decoder::new(), &wire, &cuts);
         prop_assert_eq!(error, None);
-        prop_assert!(same_all(&decoded, &frames), "decoded {:?}\nexpected {:?}", decoded, frames);
+        prop_assert!(same_all(&decoded, &whole), "chunked {:?}\nwhole {:?}", decoded, whole);
+        // Two pieces, cut at every byte: whatever a frame cut in the middle leaves in the decoder
+        // meets every frame after it in the same read.
+        for cut in 0..=wire.len() {
+            let (decoded, error) = decode_cut_at(&mut Decoder::new(), &wire, vec![cut]);
+            prop_assert_eq!(error, None, "cut at {}", cut);
+            prop_assert!(same_all(&decoded, &whole), "cut at {}: {:?}\nwhole {:?}", cut, decoded, whole);
+        }
     }
 
     #[test]
