@@ -83,6 +83,15 @@ impl View {
     }
 }
 
+/// Whether publishing a view closes the connections of the nodes it does not list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prune {
+    /// A full view (start-up, refresh): a node it does not list has left the cluster.
+    NodesThatLeft,
+    /// A patched view (after MOVED): it may not list every node in use.
+    Nothing,
+}
+
 /// A failed attempt: the router's error plus whether the command may have reached the server.
 #[derive(Clone, Debug)]
 struct Fail {
@@ -438,7 +447,7 @@ impl Inner {
             closed: AtomicBool::new(false),
             config,
         };
-        inner.install(&mut lock(&inner.registry), topo);
+        inner.install(&mut lock(&inner.registry), topo, Prune::NodesThatLeft);
         inner
     }
 
@@ -480,9 +489,15 @@ impl Inner {
 
     // ---- topology -------------------------------------------------------------------------------------
 
-    /// Publishes `topo` as the new snapshot, reusing node handles by address; closes the connections of
-    /// nodes that left (each finishes its in-flight commands first). Caller holds the registry lock.
-    fn install(&self, registry: &mut HashMap<String, Arc<NodeHandle>>, topo: Topology) {
+    /// Publishes `topo` as the new snapshot, reusing node handles by address; with
+    /// [`Prune::NodesThatLeft`], closes the connections of nodes that `topo` does not list (each finishes
+    /// its in-flight commands first). Caller holds the registry lock.
+    fn install(
+        &self,
+        registry: &mut HashMap<String, Arc<NodeHandle>>,
+        topo: Topology,
+        prune: Prune,
+    ) {
         let nodes: Box<[Arc<NodeHandle>]> = topo
             .nodes()
             .iter()
@@ -495,6 +510,9 @@ impl Inner {
             .collect();
         let keep: HashSet<&str> = nodes.iter().map(|h| h.key.as_str()).collect();
         registry.retain(|key, h| {
+            if prune == Prune::Nothing {
+                return true;
+            }
             let stays = keep.contains(key.as_str());
             if !stays {
                 if let Some(p) = h.pool.get() {
@@ -524,7 +542,10 @@ impl Inner {
             let current = view.topo.master_for(r.slot).and_then(|i| view.topo.get(i));
             if current.is_none_or(|n| n.addr != to) {
                 let topo = view.topo.with_slot_moved(r.slot, &to);
-                self.install(&mut registry, topo);
+                // A patch lists the nodes of the last refresh and perhaps one more: a node missing
+                // from it has not left (an ASK target the refresh has not seen yet, a seed), and
+                // closing it would fail the commands about to use it.
+                self.install(&mut registry, topo, Prune::Nothing);
             }
         }
         self.gate.request();
@@ -622,8 +643,18 @@ impl Inner {
             candidates.swap(i, j);
         }
         let n = view.nodes.len().max(1);
-        let sample = (usize::BITS - n.leading_zeros()) as usize; // floor(log2 n) + 1
+        // floor(log2 n) + 1, made odd: two views that disagree tie, three cannot split evenly in two.
+        let sample = ((usize::BITS - n.leading_zeros()) as usize) | 1;
         let rest = candidates.split_off(sample.min(candidates.len()));
+        // `choose_view` breaks a tie in favour of the view listed first: list the nodes that serve slots
+        // in our view first. The stale view to fear is that of a node that lost its role (an old master
+        // restarted after its replica took over), which our view no longer has serving slots.
+        candidates.sort_by_key(|h| {
+            !view
+                .masters
+                .iter()
+                .any(|&i| view.nodes.get(i).is_some_and(|m| Arc::ptr_eq(m, h)))
+        });
         let mut views = self.fetch_views(&candidates, deadline).await;
         if views.is_empty() && !rest.is_empty() {
             // Every sampled node failed (a partition, several nodes down): ask all the others once.
@@ -651,7 +682,7 @@ impl Inner {
             // patches may have landed meanwhile, and the registry lock keeps new ones out until we are done.
             let mut registry = lock(&self.registry);
             if best.fingerprint() != self.view.load().topo.fingerprint() {
-                self.install(&mut registry, best.clone());
+                self.install(&mut registry, best.clone(), Prune::NodesThatLeft);
                 bump(&self.counters.topology_changes);
                 tracing::debug!(slots = best.covered_slots(), "topology changed");
             }
