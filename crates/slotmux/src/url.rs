@@ -16,8 +16,9 @@ pub(crate) struct ParsedUrl {
 }
 
 fn bad(url: &str, why: &str) -> Error {
-    // The URL may hold a password: never echo it back in an error message.
-    let shown = match url.find('@') {
+    // The URL may hold a password: never echo it back in an error message. Masked up to the last '@',
+    // as the parser splits there: a password may contain '@' (regression: masking stopped at the first).
+    let shown = match url.rfind('@') {
         Some(at) => match url.find("://") {
             Some(scheme) if scheme < at => format!("{}://***{}", &url[..scheme], &url[at..]),
             _ => "***".to_owned(),
@@ -212,11 +213,20 @@ mod tests {
 
     #[test]
     fn error_hides_password() {
-        let e = parse("redis://u:secret@h:1/x")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("bad URL"), "{e}");
-        assert!(!e.contains("secret"), "{e}");
+        for url in [
+            "redis://u:secret@h:1/x",
+            "redis://u:sec@ret@h:bad",
+            "redis://:s@e@cret@h:1/-1",
+            "redis://u:se/cret@h:1",
+        ] {
+            let e = parse(url)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("bad URL"), "{url}: {e}");
+            for part in ["sec", "ret", "cret"] {
+                assert!(!e.contains(part), "{url}: {e}");
+            }
+        }
     }
 }
