@@ -4,6 +4,15 @@ use std::time::Duration;
 
 use crate::group::ConnectionGroup;
 
+/// The most response slots one connection takes: `max_in_flight + max_queued` is clamped to it.
+///
+/// 2^20: room for a pipeline of a million commands sent as one batch (a batch needs a slot per
+/// command), while a setting meant as "unlimited" (`usize::MAX`) cannot ask for more memory than the
+/// machine has and abort the process. Each slot costs about 180 bytes, allocated at connect (a
+/// response slot, a submit-queue entry, a free-list entry and a handoff-ring entry; see
+/// [`ConnectionConfig::max_queued`]'s default), so this is about 180 MiB for one connection.
+pub(crate) const MAX_SLOTS: usize = 1 << 20;
+
 /// Which protocol to negotiate on connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -33,14 +42,18 @@ pub enum ProtocolVersion {
 pub struct ConnectionConfig {
     /// `host:port` to connect to.
     pub addr: String,
-    /// Bound on TCP connect plus set-up (HELLO/AUTH/SELECT/READONLY).
+    /// Bound on TCP connect plus set-up (HELLO/AUTH/SELECT/READONLY). `Duration::MAX` means none;
+    /// a close still ends a reconnect's set-up at once.
     pub connect_timeout: Duration,
-    /// Deadline of [`send`](crate::Multiplexer::send), counted from the call.
+    /// Deadline of [`send`](crate::Multiplexer::send), counted from the call, and how long a close
+    /// waits for replies. `Duration::MAX` (as any timeout here beyond about 30 years) means none.
     pub command_timeout: Duration,
     /// Commands written but not yet answered; the writer stops taking from the queue at this bound.
     pub max_in_flight: usize,
     /// Commands accepted but not yet written. In-flight + queued is the size of the response-slot pool:
     /// a caller that finds every slot taken waits for one until its deadline, then gets `Busy`.
+    /// The pool holds at most 2^20 (1,048,576) slots, about 180 MiB allocated at connect; a larger
+    /// sum is clamped to that.
     pub max_queued: usize,
     /// The writer flushes once this many bytes are buffered, even if more commands are queued.
     pub max_write_batch_bytes: usize,
@@ -126,14 +139,16 @@ impl ConnectionConfig {
         self.command_timeout = d;
         self
     }
-    /// Sets [`max_in_flight`](Self::max_in_flight) (at least 1).
+    /// Sets [`max_in_flight`](Self::max_in_flight) (at least 1, at most 2^20: see
+    /// [`max_queued`](Self::max_queued)).
     pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.max_in_flight = n.max(1);
+        self.max_in_flight = n.clamp(1, MAX_SLOTS);
         self
     }
-    /// Sets [`max_queued`](Self::max_queued).
+    /// Sets [`max_queued`](Self::max_queued) (at most 2^20; the connection clamps the sum with
+    /// `max_in_flight` to that too).
     pub fn max_queued(mut self, n: usize) -> Self {
-        self.max_queued = n;
+        self.max_queued = n.min(MAX_SLOTS);
         self
     }
     /// Sets [`max_write_batch_bytes`](Self::max_write_batch_bytes) (at least 1).

@@ -7,7 +7,8 @@
 //! *before* writing (so a reply can never arrive before its slot is known), and writes the buffer in one
 //! syscall. The reader decodes every complete reply in its buffer and completes the slots in FIFO order.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,7 +21,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
-use crate::config::{ConnectionConfig, Protocol, ProtocolVersion};
+use crate::atomic_waker::AtomicWaker;
+use crate::config::{ConnectionConfig, MAX_SLOTS, Protocol, ProtocolVersion};
 use crate::error::{Error, ErrorKind};
 use crate::group::ConnectionGroup;
 use crate::handoff::Handoff;
@@ -45,6 +47,30 @@ const READ_MIN_SPARE: usize = 4 * 1024;
 /// flush after 200 frames; 512 lets 1024 concurrent tasks share two syscalls while bounding how long
 /// the first command of a batch waits for the write.
 const MAX_WRITE_BATCH_COMMANDS: usize = 512;
+
+/// The furthest a deadline lies ahead: about 30 years, tokio's own "never" for a sleep. Timeouts
+/// come from the configuration or the caller, and `Duration::MAX` is a natural "wait forever" (a
+/// `BLPOP k 0`), but an `Instant` plus a `Duration` panics on overflow; no connection lives long
+/// enough to tell 30 years from forever.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `now + timeout`, for every deadline made from a configured or caller-given duration: capped at
+/// about 30 years, tokio's own "never", so that no setting can make the addition panic
+/// (`Instant + Duration` does on overflow, and `Duration::MAX` is a natural "wait forever"). Public so
+/// that the layers above build their deadlines the same way.
+#[inline]
+pub fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    // `unwrap_or(now)` is unreachable in practice: the monotonic clock would have to be within 30
+    // years of the end of its range.
+    now.checked_add(timeout.min(FAR_FUTURE)).unwrap_or(now)
+}
+
+/// Whole microseconds of `d`, the unit of the slot pool's clock; `u64::MAX` (never) when `d` does not
+/// fit, rather than the wrapped-around value of an `as` cast.
+#[inline]
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
 
 /// Connection phases (one atomic so the submit path checks them with a single load).
 pub(crate) const UP: usize = 0;
@@ -150,7 +176,12 @@ pub(crate) struct Shared {
     phase: AtomicUsize,
     handles_gone: AtomicBool,
     reader_failed: AtomicBool,
+    /// The close deadline has passed (or the close had no grace): the writer writes nothing more and
+    /// ends the connection.
     close_expired: AtomicBool,
+    /// Woken with `close_expired` set; the writer registers it only while a write waits for room in
+    /// the socket, which `writer_signal` does not interrupt.
+    close_waker: AtomicWaker,
     close_deadline: AtomicU64,
     /// Why the reader stopped (rare path, so a plain mutex).
     reader_error: Mutex<Option<Error>>,
@@ -162,10 +193,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: ConnectionConfig, protocol: ProtocolVersion) -> Shared {
+        // The fields are public, so the setters' clamps may have been bypassed.
         let capacity = config
             .max_in_flight
             .saturating_add(config.max_queued)
-            .clamp(1, u32::MAX as usize);
+            .clamp(1, MAX_SLOTS);
         let epoch = Instant::now();
         Shared {
             slots: SlotPool::in_group(capacity, config.group.clone()),
@@ -183,6 +215,7 @@ impl Shared {
             handles_gone: AtomicBool::new(false),
             reader_failed: AtomicBool::new(false),
             close_expired: AtomicBool::new(false),
+            close_waker: AtomicWaker::new(),
             close_deadline: AtomicU64::new(u64::MAX),
             reader_error: Mutex::new(None),
             protocol: AtomicUsize::new(protocol_code(protocol)),
@@ -196,7 +229,7 @@ impl Shared {
     /// Microseconds since the connection's epoch: the slot pool's clock for deadlines.
     #[inline]
     pub(crate) fn ticks(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.epoch).as_micros() as u64
+        micros(t.saturating_duration_since(self.epoch))
     }
 
     #[inline]
@@ -355,13 +388,27 @@ impl Shared {
     }
 
     /// Begins a graceful close: no new commands; queued and in-flight ones finish (bounded by
-    /// command_timeout), then the socket closes.
+    /// command_timeout), then the socket closes. What is still queued at the close deadline fails
+    /// `Closed`, what is still unanswered `ConnectionIndeterminate`.
     pub(crate) fn close(&self) {
-        let now = self.ticks(Instant::now());
-        let bound = self.config.command_timeout.as_micros() as u64;
-        // Relaxed: read by the sweep, which is woken below.
-        self.close_deadline
-            .store(now.saturating_add(bound), Ordering::Relaxed);
+        self.begin_close(micros(self.config.command_timeout));
+    }
+
+    /// Closes without a grace: nothing queued is written any more (it fails `Closed`), and the writer
+    /// ends the connection as soon as it runs, failing what is in flight as `ConnectionIndeterminate`.
+    /// For a connection whose callers have their answer or have given up by the time it closes.
+    pub(crate) fn close_now(&self) {
+        // Release: the writer's acquire load sees it with everything before; set before the wakes.
+        self.close_expired.store(true, Ordering::Release);
+        self.begin_close(0);
+        self.close_waker.wake();
+    }
+
+    fn begin_close(&self, grace: u64) {
+        let deadline = self.ticks(Instant::now()).saturating_add(grace);
+        // Relaxed: read by the sweep, which is woken below. The minimum, so that closing again never
+        // moves the deadline later: the first close's bound is what that close promised.
+        self.close_deadline.fetch_min(deadline, Ordering::Relaxed);
         let mut phase = self.phase.load(Ordering::Acquire);
         while phase == UP || phase == DOWN {
             // AcqRel: publishes close_deadline with the phase change.
@@ -410,6 +457,12 @@ impl Shared {
             if self.reader_failed.load(Ordering::Acquire) {
                 return Poll::Ready(WriterWake::ReaderFailed);
             }
+            // Past the close deadline: whatever is still queued is not written (the driver fails it
+            // `Closed`), even if a reply would free the credit for it, so the close ends by its bound.
+            // Acquire: pairs with the release of whoever set it.
+            if self.close_expired.load(Ordering::Acquire) {
+                return Poll::Ready(WriterWake::CloseDone);
+            }
             let queued = !self.submit.is_empty();
             let in_flight = self.in_flight.load(Ordering::Acquire);
             if queued && in_flight < self.config.max_in_flight {
@@ -435,10 +488,7 @@ impl Shared {
                 }
                 return Poll::Pending;
             }
-            if self.phase.load(Ordering::Acquire) >= CLOSING
-                && !queued
-                && (in_flight == 0 || self.close_expired.load(Ordering::Acquire))
-            {
+            if self.phase.load(Ordering::Acquire) >= CLOSING && !queued && in_flight == 0 {
                 return Poll::Ready(WriterWake::CloseDone);
             }
             if self.writer_signal.poll_notified(cx).is_pending() {
@@ -616,12 +666,12 @@ async fn reconnect(shared: &Shared) -> Option<(TcpStream, BytesMut)> {
             // Full jitter in [delay/2, delay]: reconnecting clients do not arrive in lockstep.
             let half = delay / 2;
             let jitter = half.mul_f64((shared.next_random() % 1024) as f64 / 1024.0);
-            let wake_at = Instant::now() + half + jitter;
+            let wake_at = deadline_after(Instant::now(), half.saturating_add(jitter));
             loop {
                 // Wakes at least once per tick so that commands whose callers gave up while waiting
                 // for the reconnect give their slots back (otherwise a long outage would fill the pool
                 // with abandoned entries).
-                let until = wake_at.min(Instant::now() + config.timeout_tick);
+                let until = wake_at.min(deadline_after(Instant::now(), config.timeout_tick));
                 tokio::select! {
                     () = tokio::time::sleep_until(until) => {}
                     () = poll_fn(|cx| shared.writer_signal.poll_notified(cx)) => {}
@@ -642,7 +692,29 @@ async fn reconnect(shared: &Shared) -> Option<(TcpStream, BytesMut)> {
                 }
             }
         }
-        match connect_and_setup(config).await {
+        // The attempt runs for up to `connect_timeout`, which may be long (or `Duration::MAX`). A
+        // close meanwhile ends it at once, and a command submitted meanwhile by a caller that saw the
+        // connection up fails as never sent now, not when the attempt ends (by then its deadline may
+        // have passed, and a `Timeout` would say it may have run).
+        let mut attempt = pin!(connect_and_setup(config));
+        let attempt = loop {
+            tokio::select! {
+                biased;
+                result = &mut attempt => break result,
+                () = poll_fn(|cx| shared.writer_signal.poll_notified(cx)) => {
+                    if shared.phase() >= CLOSING {
+                        return None;
+                    }
+                    if !config.wait_for_reconnect {
+                        shared.fail_queue(&Error::with_message(
+                            ErrorKind::ConnectionNotSent,
+                            "disconnected; reconnecting",
+                        ));
+                    }
+                }
+            }
+        };
+        match attempt {
             Ok((stream, protocol, leftover)) => {
                 shared
                     .protocol
@@ -655,7 +727,7 @@ async fn reconnect(shared: &Shared) -> Option<(TcpStream, BytesMut)> {
                 delay = if delay.is_zero() {
                     config.reconnect_backoff_min
                 } else {
-                    (delay * 2).min(config.reconnect_backoff_max)
+                    delay.saturating_mul(2).min(config.reconnect_backoff_max)
                 };
                 if !config.wait_for_reconnect {
                     shared.fail_queue(&Error::with_message(
@@ -780,20 +852,14 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
         shared.sweeper_signal.notify();
         shared.stats.writes.fetch_add(1, Ordering::Relaxed);
         if !buf.is_empty() {
-            if let Err(e) = wr.write_all(&buf).await {
-                return WriterExit::Failed(Error::with_message(
-                    ErrorKind::ConnectionIndeterminate,
-                    e.to_string(),
-                ));
+            if let Some(exit) = write_until_close(shared, &mut wr, &buf).await {
+                return exit;
             }
             buf.clear();
         }
         if let Some(large) = large {
-            if let Err(e) = wr.write_all(&large).await {
-                return WriterExit::Failed(Error::with_message(
-                    ErrorKind::ConnectionIndeterminate,
-                    e.to_string(),
-                ));
+            if let Some(exit) = write_until_close(shared, &mut wr, &large).await {
+                return exit;
             }
         }
         if buf.capacity() > 4 * max_bytes.max(READ_BUFFER) {
@@ -801,6 +867,37 @@ async fn write_loop(shared: &Shared, mut wr: OwnedWriteHalf) -> WriterExit {
             buf = BytesMut::with_capacity(max_bytes.min(1 << 20));
         }
     }
+}
+
+/// Writes all of `bytes`; None when done, else how the writer ends: the write failed, or the close
+/// deadline passed while it waited. A server that reads nothing (stopped, or stuck in a long script)
+/// would otherwise hold the writer in the write, and the connection's tasks and socket with it, past
+/// the bound `close` promises.
+async fn write_until_close(
+    shared: &Shared,
+    wr: &mut OwnedWriteHalf,
+    bytes: &[u8],
+) -> Option<WriterExit> {
+    let mut write = pin!(wr.write_all(bytes));
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = write.as_mut().poll(cx) {
+            return Poll::Ready(result.err().map(|e| {
+                WriterExit::Failed(Error::with_message(
+                    ErrorKind::ConnectionIndeterminate,
+                    e.to_string(),
+                ))
+            }));
+        }
+        // Only once the socket is full, so a write that goes through at once costs nothing more.
+        shared.close_waker.register(cx.waker());
+        // Acquire, after registering: either this load sees the flag, or its setter's wake finds
+        // the waker registered.
+        if shared.close_expired.load(Ordering::Acquire) {
+            return Poll::Ready(Some(WriterExit::Closed));
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// The reader loop: one buffer, every complete reply decoded in a tight loop, slots completed in order.
@@ -929,7 +1026,9 @@ async fn sweep(shared: Arc<Shared>) {
             && now >= shared.close_deadline.load(Ordering::Relaxed)
             && !shared.close_expired.swap(true, Ordering::AcqRel)
         {
+            // The writer waits either for work or in a write the server does not read.
             shared.writer_signal.wake();
+            shared.close_waker.wake();
         }
     }
 }
@@ -1159,6 +1258,68 @@ mod tests {
         drop(watch);
         assert_eq!(group.in_flight(), 15);
         assert_eq!(published.load(Ordering::Relaxed), 0);
+    }
+
+    /// Regression: durations and deadlines too far out for the tick clock wrapped around when cast
+    /// (a command timeout of some 585,000 years closed the connection after 0.45 s).
+    #[test]
+    fn far_deadlines_saturate_the_tick_clock() {
+        let wraps = Duration::from_secs(u64::MAX / 1_000_000 + 1);
+        let shared = Shared::new(
+            ConnectionConfig::new("far").command_timeout(wraps),
+            ProtocolVersion::Resp3,
+        );
+        for (after_epoch, ticks) in [
+            (Duration::ZERO, 0),
+            (Duration::from_secs(1), 1_000_000),
+            (wraps, u64::MAX),
+        ] {
+            assert_eq!(
+                shared.ticks(shared.epoch + after_epoch),
+                ticks,
+                "{after_epoch:?}"
+            );
+        }
+        shared.close();
+        assert_eq!(shared.close_deadline.load(Ordering::Relaxed), u64::MAX);
+    }
+
+    /// Regression: a second `close` moved the close deadline later than the first had set it.
+    #[test]
+    fn closing_again_keeps_the_first_close_deadline() {
+        let shared = Shared::new(
+            ConnectionConfig::new("twice").command_timeout(Duration::from_secs(1)),
+            ProtocolVersion::Resp3,
+        );
+        shared.close();
+        let first = shared.close_deadline.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(2));
+        shared.close();
+        assert_eq!(shared.close_deadline.load(Ordering::Relaxed), first);
+    }
+
+    /// Regression: a pool asked for without bound (`usize::MAX`, meant as "unlimited") allocated
+    /// until the process aborted; it is clamped to `MAX_SLOTS`, through the setters or the fields.
+    #[test]
+    fn slot_pool_is_clamped_to_max_slots() {
+        let max = MAX_SLOTS;
+        for (in_flight, queued, capacity) in [
+            (1024, 1024, 2048),
+            (0, 0, 1),
+            (usize::MAX, 0, max),
+            (1, usize::MAX, max),
+            (usize::MAX, usize::MAX, max),
+        ] {
+            let set = ConnectionConfig::new("pool")
+                .max_in_flight(in_flight)
+                .max_queued(queued);
+            let mut assigned = ConnectionConfig::new("pool");
+            (assigned.max_in_flight, assigned.max_queued) = (in_flight, queued);
+            for config in [set, assigned] {
+                let shared = Shared::new(config, ProtocolVersion::Resp3);
+                assert_eq!(shared.slots.capacity(), capacity, "{in_flight} + {queued}");
+            }
+        }
     }
 
     /// Small commands are copied into the entry, bigger ones shared; both give back the same bytes.

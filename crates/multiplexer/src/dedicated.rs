@@ -2,7 +2,6 @@
 
 use std::borrow::Borrow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
@@ -11,19 +10,18 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, ErrorKind};
 use crate::mux::Multiplexer;
 
-/// How long closing a dedicated connection waits for a reply still due. A close normally waits up to
-/// `command_timeout`, but by the time a dedicated connection closes its one caller has its answer or has
-/// given up, and a blocking command left live on the server (a `BLPOP` past its caller's deadline) would
-/// take an element nobody receives. The close then ends at the connection's next deadline sweep
-/// (`timeout_tick`, 10 ms by default).
-const CLOSE_GRACE: Duration = Duration::from_millis(1);
-
 /// Connections opened for one call each and closed right after it: a blocking command (`BLPOP`,
 /// `XREAD ... BLOCK`) on a shared connection would hold every other caller's reply behind it.
 ///
 /// Every open one is tracked, so that [`Dedicated::open`] can report them and [`Dedicated::close`] closes
 /// them with the rest of their client (their callers fail at once instead of waiting out a long `BLPOP`).
 /// Cheap to clone; clones share the set.
+///
+/// A dedicated connection closes without the grace a shared one gives its commands
+/// ([`Multiplexer::close`] waits up to `command_timeout`): by then its one caller has its answer or
+/// has given up (or its client is closing), and a blocking command written after that, or left live
+/// on the server (a `BLPOP` past its caller's deadline), would take an element nobody receives. So
+/// nothing queued is written after the close, and the socket closes as soon as the writer runs.
 #[derive(Clone, Debug, Default)]
 pub struct Dedicated {
     inner: Arc<Mutex<State>>,
@@ -86,9 +84,9 @@ impl Dedicated {
         self.state().opened
     }
 
-    /// Closes every open dedicated connection and refuses new ones. Their callers fail within about one
-    /// `timeout_tick`: [`ErrorKind::ConnectionIndeterminate`] for a command already written (a `BLPOP` may
-    /// have popped just before), [`ErrorKind::Closed`] for one not yet written.
+    /// Closes every open dedicated connection and refuses new ones. Their callers fail at once:
+    /// [`ErrorKind::ConnectionIndeterminate`] for a command already written (a `BLPOP` may have popped
+    /// just before), [`ErrorKind::Closed`] for one not yet written (none is written after the close).
     pub fn close(&self) {
         let open = {
             let mut state = self.state();
@@ -96,7 +94,7 @@ impl Dedicated {
             std::mem::take(&mut state.open)
         };
         for (_, mux) in open {
-            mux.close();
+            mux.close_now();
         }
     }
 
@@ -107,13 +105,12 @@ impl Dedicated {
 
     async fn open_one(
         &self,
-        config: ConnectionConfig,
+        mut config: ConnectionConfig,
         deadline: Instant,
     ) -> Result<OpenGuard<'_>, Error> {
         if self.state().closed {
             return Err(Error::new(ErrorKind::Closed));
         }
-        let mut config = config.command_timeout(CLOSE_GRACE);
         // A group of its own, whatever group the caller's configuration carries: a blocked command
         // is no load, and counted with the shared connections it would make their writers hold for
         // it; nor is its one caller part of the shared connections' batching (the woken-callers
@@ -133,7 +130,7 @@ impl Dedicated {
         if state.closed {
             // Closed while connecting: this connection must not outlive the close.
             drop(state);
-            mux.close();
+            mux.close_now();
             return Err(Error::new(ErrorKind::Closed));
         }
         let id = state.next_id;
@@ -164,6 +161,6 @@ impl Drop for OpenGuard<'_> {
             state.open.swap_remove(i);
         }
         drop(state);
-        self.mux.close();
+        self.mux.close_now();
     }
 }

@@ -65,6 +65,7 @@ mod task;
 #[cfg(not(loom))]
 pub use crate::{
     config::{ConnectionConfig, Protocol, ProtocolVersion},
+    conn::deadline_after,
     dedicated::Dedicated,
     error::{Error, ErrorKind},
     group::ConnectionGroup,

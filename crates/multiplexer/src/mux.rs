@@ -68,7 +68,7 @@ impl Multiplexer {
     /// Sends one command; its deadline is now + `command_timeout`.
     /// A server error reply is `Ok(Frame::SimpleError(..))`.
     pub async fn send(&self, cmd: &EncodedCommand) -> Result<Frame, Error> {
-        let deadline = Instant::now() + self.shared().config.command_timeout;
+        let deadline = conn::deadline_after(Instant::now(), self.shared().config.command_timeout);
         self.send_by(cmd, deadline).await
     }
 
@@ -148,9 +148,16 @@ impl Multiplexer {
     }
 
     /// Stops accepting commands; those already accepted are written and their replies read (for at most
-    /// `command_timeout`), then the connection closes. Later commands fail with `Closed`.
+    /// `command_timeout`, counted from the first close), then the connection closes. Later commands
+    /// fail with `Closed`, and so do those still queued when that bound passes.
     pub fn close(&self) {
         self.shared().close();
+    }
+
+    /// Closes without a grace: nothing queued is written any more (it fails `Closed`) and what is in
+    /// flight fails `ConnectionIndeterminate` as soon as the writer runs. For [`Dedicated`](crate::Dedicated).
+    pub(crate) fn close_now(&self) {
+        self.shared().close_now();
     }
 
     /// The protocol negotiated on the current (or last) connection.

@@ -1,6 +1,7 @@
 //! Round trips, concurrency, batches and set-up against a real redis-server.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer, Pool, ProtocolVersion};
@@ -352,6 +353,89 @@ async fn dedicated_connections_are_counted_and_close_with_their_owner() {
             .expect_err("refused");
         assert_eq!(err.kind(), ErrorKind::Closed);
         assert_eq!(dedicated.opened(), 2);
+    })
+    .await;
+}
+
+/// Regression: `command_timeout(Duration::MAX)`, natural for "wait forever" (`BLPOP k 0`), panicked
+/// on the first send computing the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_max_timeouts_neither_panic_nor_hold_a_close() {
+    bounded(Duration::from_secs(20), async {
+        let mux = Multiplexer::connect(
+            ConnectionConfig::new(test_support::shared_server().addr())
+                .client_name("forever")
+                .command_timeout(Duration::MAX)
+                .connect_timeout(Duration::MAX)
+                .reconnect_backoff_min(Duration::MAX)
+                .reconnect_backoff_max(Duration::MAX),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            mux.send(&cmd(["PING"])).await.unwrap(),
+            Frame::SimpleString("PONG".into())
+        );
+        // Nothing in flight: the close has nothing to wait for, however long it may wait.
+        let closed_at = Instant::now();
+        mux.close();
+        let err = mux.send(&cmd(["PING"])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed);
+        let observer = connect_shared().await;
+        loop {
+            let clients = observer.send(&cmd(["CLIENT", "LIST"])).await.unwrap();
+            let (Frame::BulkString(clients) | Frame::VerbatimString { text: clients, .. }) =
+                clients
+            else {
+                panic!("CLIENT LIST: {clients:?}");
+            };
+            if !String::from_utf8_lossy(&clients).contains("name=forever ") {
+                break;
+            }
+            assert!(
+                closed_at.elapsed() < Duration::from_secs(1),
+                "the connection outlived its close"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// Regression: a `Dedicated::close` that found its connection's command still queued let the writer
+/// write it anyway, so a `BLPOP` nobody would wait for could pop an element.
+// A current-thread runtime: the connection's writer cannot run between the submit and the close.
+#[tokio::test]
+async fn dedicated_close_writes_no_queued_command() {
+    bounded(Duration::from_secs(20), async {
+        let key = "basic:dedicated:unwritten";
+        let shared = connect_shared().await;
+        shared.send(&cmd(["DEL", key])).await.unwrap();
+        shared.send(&cmd(["RPUSH", key, "kept"])).await.unwrap();
+        let dedicated = multiplexer::Dedicated::new();
+        let config = ConnectionConfig::new(test_support::shared_server().addr());
+        let blpop = cmd(["BLPOP", key, "1"]);
+        let mut call =
+            std::pin::pin!(dedicated.send(config, &blpop, Instant::now() + Duration::from_secs(5)));
+        // Polled by hand, without yielding once the connection is open: the poll that opens it
+        // submits the command too, and its writer has not run yet.
+        loop {
+            let polled = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "{polled:?}");
+            if dedicated.open() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        dedicated.close();
+        let err = call.await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert!(!err.may_have_been_sent());
+        assert_eq!(dedicated.open(), 0);
+        assert_eq!(
+            shared.send(&cmd(["LRANGE", key, "0", "-1"])).await.unwrap(),
+            Frame::Array(vec![bulk("kept")])
+        );
     })
     .await;
 }

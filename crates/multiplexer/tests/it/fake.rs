@@ -23,19 +23,24 @@ impl FakeConn {
     async fn read_command(&mut self) -> Vec<String> {
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf).unwrap() {
-                let Frame::Array(args) = frame else {
-                    panic!("commands are arrays: {frame:?}")
-                };
-                return args
-                    .into_iter()
-                    .map(|a| match a {
-                        Frame::BulkString(b) => String::from_utf8(b.to_vec()).unwrap(),
-                        other => panic!("arguments are bulk strings: {other:?}"),
-                    })
-                    .collect();
+                return arguments(frame);
             }
             let n = self.stream.read_buf(&mut self.buf).await.unwrap();
             assert!(n > 0, "client closed the connection");
+        }
+    }
+
+    /// Reads commands until the client closes the connection, and returns them.
+    async fn commands_until_eof(&mut self) -> Vec<Vec<String>> {
+        let mut commands = Vec::new();
+        loop {
+            while let Some(frame) = self.decoder.decode(&mut self.buf).unwrap() {
+                commands.push(arguments(frame));
+            }
+            // A reset counts as the end too: the client is gone either way.
+            if self.stream.read_buf(&mut self.buf).await.unwrap_or(0) == 0 {
+                return commands;
+            }
         }
     }
 
@@ -52,6 +57,19 @@ impl FakeConn {
         self.expect(&["HELLO", "3"]).await;
         self.write(b"%1\r\n+server\r\n+fake\r\n").await;
     }
+}
+
+/// A command's arguments as strings.
+fn arguments(frame: Frame) -> Vec<String> {
+    let Frame::Array(args) = frame else {
+        panic!("commands are arrays: {frame:?}")
+    };
+    args.into_iter()
+        .map(|a| match a {
+            Frame::BulkString(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("arguments are bulk strings: {other:?}"),
+        })
+        .collect()
 }
 
 /// Starts a fake server that runs `script` on each accepted connection in turn (connection 0, 1, ...).
@@ -553,6 +571,184 @@ async fn a_writer_holds_its_queue_only_while_other_servers_of_its_group_are_busi
                 written_early,
                 "{other:?}, {first} unanswered"
             );
+        }
+    })
+    .await;
+}
+
+/// Regression: a close with a command queued behind `max_in_flight` and a server that reads but never
+/// answers (stopped, or stuck in a long script) kept the connection's tasks and socket forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_with_a_queued_command_ends_by_the_close_deadline() {
+    bounded(Duration::from_secs(20), async {
+        let (command_timeout, tick) = (Duration::from_millis(300), Duration::from_millis(10));
+        // What the fake read after the first command, sent when it sees the client close.
+        let (eof, mut after_first) = tokio::sync::oneshot::channel();
+        let eof = std::sync::Mutex::new(Some(eof));
+        let addr = fake(move |_, mut c| {
+            let eof = eof.lock().unwrap().take();
+            async move {
+                c.hello3().await;
+                c.expect(&["GET", "first"]).await;
+                let rest = c.commands_until_eof().await;
+                if let Some(eof) = eof {
+                    let _ = eof.send(rest);
+                }
+            }
+        })
+        .await;
+        let mux = Multiplexer::connect(
+            config(&addr)
+                .max_in_flight(1)
+                .command_timeout(command_timeout)
+                .timeout_tick(tick),
+        )
+        .await
+        .unwrap();
+        // The callers' own deadlines lie far beyond the close's: what ends them is the close.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let send = |key: &'static str| {
+            let mux = mux.clone();
+            tokio::spawn(async move { mux.send_by(&cmd(["GET", key]), deadline).await })
+        };
+        let first = send("first");
+        eventually(|| mux.stats().writes == 1).await;
+        let queued = send("queued");
+        eventually(|| mux.in_flight() == 2).await;
+        let closed_at = Instant::now();
+        mux.close();
+        // The close waits for the reply until its deadline, then gives up on it: command_timeout
+        // plus at most a sweep tick, and more only for a slow scheduler.
+        let rest = tokio::time::timeout(Duration::from_secs(3), &mut after_first)
+            .await
+            .expect("the connection outlived its close deadline")
+            .unwrap();
+        let took = closed_at.elapsed();
+        assert!(
+            took >= command_timeout && took < command_timeout + 2 * tick + Duration::from_secs(1),
+            "closed after {took:?}"
+        );
+        assert!(rest.is_empty(), "written after the first: {rest:?}");
+        let err = first.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionIndeterminate, "{err}");
+        let err = queued.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert!(!err.may_have_been_sent());
+    })
+    .await;
+}
+
+/// Regression: a writer stuck in a write to a server that reads nothing outlived the close deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_ends_a_write_the_server_never_reads() {
+    bounded(Duration::from_secs(20), async {
+        let (read, setup_done) = tokio::sync::oneshot::channel();
+        let read = std::sync::Mutex::new(Some(read));
+        let addr = fake(move |_, mut c| {
+            let read = read.lock().unwrap().take();
+            async move {
+                c.hello3().await;
+                if let Some(read) = read {
+                    let _ = read.send(());
+                }
+                // Reads nothing more, and keeps the socket open.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                drop(c);
+            }
+        })
+        .await;
+        let command_timeout = Duration::from_millis(300);
+        let mux = Multiplexer::connect(config(&addr).command_timeout(command_timeout))
+            .await
+            .unwrap();
+        setup_done.await.unwrap();
+        // Far more than the socket buffers of both ends hold, so the write cannot finish.
+        let value = "x".repeat(64 << 20);
+        let sent = {
+            let mux = mux.clone();
+            tokio::spawn(async move {
+                let set = cmd(["SET", "big", value.as_str()]);
+                mux.send_by(&set, Instant::now() + Duration::from_secs(10))
+                    .await
+            })
+        };
+        eventually(|| mux.stats().writes == 1).await;
+        // Let the write fill the buffers and wait.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let closed_at = Instant::now();
+        mux.close();
+        let err = sent.await.unwrap().unwrap_err();
+        let took = closed_at.elapsed();
+        assert_eq!(err.kind(), ErrorKind::ConnectionIndeterminate, "{err}");
+        assert!(
+            took < command_timeout + Duration::from_secs(1),
+            "the write outlived the close by {took:?}"
+        );
+    })
+    .await;
+}
+
+/// How the fake answers a reconnect in [`stalled_reconnect_ends_with_the_last_handle`].
+#[derive(Clone, Copy, Debug)]
+enum Reconnect {
+    /// Accepts and reads HELLO, but never answers: the set-up waits for `connect_timeout`.
+    SetupNeverAnswered,
+    /// Closes the connection at once: the next attempt waits for `reconnect_backoff_min`.
+    SetupRefused,
+}
+
+/// Drops the last handle of a connection that is reconnecting under `Duration::MAX` timeouts and
+/// backoff, and waits for every one of its tasks to end.
+async fn stalled_reconnect_ends_with_the_last_handle(reconnect: Reconnect) {
+    let (events, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let addr = fake(move |i, mut c| {
+        let events = events.clone();
+        async move {
+            if i == 0 {
+                c.hello3().await;
+                // Then drops the connection: the client reconnects.
+                return;
+            }
+            match reconnect {
+                Reconnect::SetupNeverAnswered => {
+                    c.expect(&["HELLO", "3"]).await;
+                    let _ = events.send(i);
+                    c.commands_until_eof().await;
+                }
+                Reconnect::SetupRefused => {
+                    let _ = events.send(i);
+                }
+            }
+        }
+    })
+    .await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    // The fake's accept loop is running; its connection tasks end with their connections.
+    let before = metrics.num_alive_tasks();
+    let mux = Multiplexer::connect(
+        config(&addr)
+            .connect_timeout(Duration::MAX)
+            .reconnect_backoff_min(Duration::MAX)
+            .reconnect_backoff_max(Duration::MAX),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seen.recv().await, Some(1), "{reconnect:?}");
+    // Time for the client to act on the refusal and start its backoff.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!mux.is_connected(), "{reconnect:?}");
+    drop(mux);
+    eventually(|| metrics.num_alive_tasks() == before).await;
+}
+
+/// Regression: `Duration::MAX` as connect timeout or reconnect backoff (natural for "never give
+/// up") panicked the driver in its backoff arithmetic, or held it in a set-up that never ends after
+/// the last handle was gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_under_duration_max_settings_ends_with_the_last_handle() {
+    bounded(Duration::from_secs(30), async {
+        for reconnect in [Reconnect::SetupNeverAnswered, Reconnect::SetupRefused] {
+            stalled_reconnect_ends_with_the_last_handle(reconnect).await;
         }
     })
     .await;
