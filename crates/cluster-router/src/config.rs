@@ -103,11 +103,8 @@ impl SendOptions {
     }
 }
 
-/// `timeout` from now, saturating: `Duration::MAX` is how a caller says "no limit" (a `BLPOP key 0`), and
-/// `Instant + Duration` panics when the sum does not fit. A century is as good as never for a command.
+/// `timeout` from now, saturating ([`multiplexer::deadline_after`]): `Duration::MAX` is how a caller
+/// says "no limit" (a `BLPOP key 0`), and `Instant + Duration` panics when the sum does not fit.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
-        .unwrap_or(now)
+    multiplexer::deadline_after(Instant::now(), timeout)
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cluster_router::ConnectionUse;
+use multiplexer::deadline_after;
 use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
@@ -131,7 +132,7 @@ impl Client {
                     .await
                     .map_err(from_mux)?;
                 let info = EncodedCommand::from_args(["INFO", "cluster"]);
-                let deadline = Instant::now() + config.connect_timeout;
+                let deadline = deadline_after(Instant::now(), config.connect_timeout);
                 let reply = pool.send_by(&info, deadline).await.map_err(from_mux)?;
                 if cluster_enabled(&reply) {
                     pool.close();
@@ -214,7 +215,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<T> {
         self.admit()?;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         let frame = match &self.inner.backend {
             // The pool re-sends nothing that may have been written, and with `wait_for_reconnect`
             // it waits for the connection; `retry_safe` only matters where there is another node.
@@ -252,7 +253,7 @@ impl Client {
                 "a command for one server sent to a cluster client",
             ));
         };
-        let deadline = Instant::now() + self.inner.command_timeout;
+        let deadline = deadline_after(Instant::now(), self.inner.command_timeout);
         s.pool.send_by(cmd, deadline).await.map_err(from_mux)
     }
 
@@ -282,7 +283,10 @@ impl Client {
             return Ok(Vec::new());
         }
         self.admit()?;
-        let deadline = Instant::now() + p.timeout_override().unwrap_or(self.inner.command_timeout);
+        let deadline = deadline_after(
+            Instant::now(),
+            p.timeout_override().unwrap_or(self.inner.command_timeout),
+        );
         match &self.inner.backend {
             Backend::Standalone(s) => convert_batch(s.pipeline(cmds, deadline).await),
             Backend::Cluster(router) => {
@@ -337,7 +341,10 @@ impl Client {
             return Ok(Vec::new());
         }
         self.admit()?;
-        let deadline = Instant::now() + p.timeout_override().unwrap_or(self.inner.command_timeout);
+        let deadline = deadline_after(
+            Instant::now(),
+            p.timeout_override().unwrap_or(self.inner.command_timeout),
+        );
         let reply = match &self.inner.backend {
             Backend::Standalone(s) => s.transaction(cmds, deadline).await?,
             Backend::Cluster(router) => {

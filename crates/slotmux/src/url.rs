@@ -219,10 +219,7 @@ mod tests {
             "redis://:s@e@cret@h:1/-1",
             "redis://u:se/cret@h:1",
         ] {
-            let e = parse(url)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let e = parse(url).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains("bad URL"), "{url}: {e}");
             for part in ["sec", "ret", "cret"] {
                 assert!(!e.contains(part), "{url}: {e}");

@@ -206,3 +206,43 @@ fn clones_share_connections_and_close() {
         assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
     });
 }
+
+/// Regression: `Duration::MAX`, the natural way to say "no limit" (a `BLPOP k 0`), panicked in
+/// `Instant + Duration` wherever a deadline was built from it.
+#[test]
+fn timeouts_of_duration_max_mean_no_limit() {
+    let standalone = test_support::shared_server().url();
+    let seeds = test_support::shared_cluster().seed_addrs();
+    run(Duration::from_secs(30), async move {
+        for (what, builder) in [
+            ("standalone", Client::builder().url(&standalone)),
+            ("cluster", Client::builder().nodes(seeds)),
+        ] {
+            let c = builder
+                .command_timeout(Duration::MAX)
+                .connect_timeout(Duration::MAX)
+                .build()
+                .await
+                .expect(what);
+            let list = crate::key(&format!("max-timeout:{what}"));
+            check(
+                what,
+                c.query::<i64>(Cmd::new("RPUSH").arg(&list).arg("v")).await,
+                1,
+            );
+            let popped: Option<Vec<String>> = c
+                .query(Cmd::new("BLPOP").arg(&list).arg(0).timeout(Duration::MAX))
+                .await
+                .expect(what);
+            assert_eq!(popped, Some(vec![list.clone(), "v".to_owned()]), "{what}");
+            let mut p = slotmux::Pipeline::new();
+            p.push(Cmd::new("SET").arg(&list).arg("x"));
+            p.push(Cmd::new("GET").arg(&list));
+            let p = p.timeout(Duration::MAX);
+            let replies = c.pipeline(&p).await.expect(what);
+            assert_eq!(replies.len(), 2, "{what}");
+            assert!(c.transaction(&p).await.expect(what).iter().all(Result::is_ok), "{what}");
+            check(what, c.query::<i64>(Cmd::new("DEL").arg(&list)).await, 1);
+        }
+    });
+}
