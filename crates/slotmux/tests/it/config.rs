@@ -241,7 +241,14 @@ fn timeouts_of_duration_max_mean_no_limit() {
             let p = p.timeout(Duration::MAX);
             let replies = c.pipeline(&p).await.expect(what);
             assert_eq!(replies.len(), 2, "{what}");
-            assert!(c.transaction(&p).await.expect(what).iter().all(Result::is_ok), "{what}");
+            assert!(
+                c.transaction(&p)
+                    .await
+                    .expect(what)
+                    .iter()
+                    .all(Result::is_ok),
+                "{what}"
+            );
             check(what, c.query::<i64>(Cmd::new("DEL").arg(&list)).await, 1);
         }
     });
