@@ -835,6 +835,7 @@ impl Inner {
         let mut redirects = 0u32;
         let mut backoff = self.backoff();
         let mut ask: Option<Arc<NodeHandle>> = None;
+        let mut invalid_replies = 0u32;
         loop {
             let (node, result) = match first.take() {
                 Some(done) => done,
@@ -918,6 +919,16 @@ impl Inner {
                     if fail.sent && !(opts.retry_safe || info.is_idempotent(cmd)) {
                         bump(&self.counters.indeterminate);
                         return Err(fail.err.into_indeterminate());
+                    }
+                    // An invalid reply resets its connection and fails everything in flight there.
+                    // A command failed for another's reply is retried as after any connection loss;
+                    // one whose own reply is invalid (or over `max_reply_bytes`) would only fail again,
+                    // resetting the connection under every other caller each time: a second one ends it.
+                    if fail.err.kind() == ErrorKind::Protocol {
+                        invalid_replies += 1;
+                        if invalid_replies > 1 {
+                            return Err(fail.err);
+                        }
                     }
                     if !Box::pin(self.pause(&mut backoff, deadline)).await {
                         return Err(fail.err);

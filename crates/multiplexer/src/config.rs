@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use resp_codec::DecodeLimits;
+
 use crate::group::ConnectionGroup;
 
 /// The most response slots one connection takes: `max_in_flight + max_queued` is clamped to it.
@@ -57,6 +59,11 @@ pub struct ConnectionConfig {
     pub max_queued: usize,
     /// The writer flushes once this many bytes are buffered, even if more commands are queued.
     pub max_write_batch_bytes: usize,
+    /// The most bytes one aggregate reply (array, map, set, push) may span. A reply that goes past it
+    /// fails the connection with a `Protocol` error, as any invalid reply does, instead of filling the
+    /// read buffer: a broken server or proxy could otherwise stream an endless array into the client's
+    /// memory. Scalars are bounded by the protocol's own limits (512 MiB for a bulk string).
+    pub max_reply_bytes: usize,
     /// Protocol to negotiate.
     pub protocol: Protocol,
     /// ACL user name (with `password`); None means `default`.
@@ -107,6 +114,8 @@ impl ConnectionConfig {
             // 64 KiB is a typical socket send-buffer chunk; bigger batches add latency for the first
             // command in them without saving syscalls that matter.
             max_write_batch_bytes: 64 * 1024,
+            // 1 GiB: see `resp_codec::DecodeLimits::max_aggregate_bytes` for why.
+            max_reply_bytes: DecodeLimits::default().get_max_aggregate_bytes(),
             protocol: Protocol::Resp3WithFallback,
             username: None,
             password: None,
@@ -154,6 +163,11 @@ impl ConnectionConfig {
     /// Sets [`max_write_batch_bytes`](Self::max_write_batch_bytes) (at least 1).
     pub fn max_write_batch_bytes(mut self, n: usize) -> Self {
         self.max_write_batch_bytes = n.max(1);
+        self
+    }
+    /// Sets [`max_reply_bytes`](Self::max_reply_bytes).
+    pub fn max_reply_bytes(mut self, n: usize) -> Self {
+        self.max_reply_bytes = n;
         self
     }
     /// Sets [`protocol`](Self::protocol).

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::task::spawn_background;
 use bytes::{Bytes, BytesMut};
-use resp_codec::{Decoder, EncodedCommand, Frame};
+use resp_codec::{DecodeLimits, Decoder, EncodedCommand, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -902,7 +902,8 @@ async fn write_until_close(
 
 /// The reader loop: one buffer, every complete reply decoded in a tight loop, slots completed in order.
 async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut buf: BytesMut) {
-    let mut decoder = Decoder::new();
+    let limits = DecodeLimits::default().max_aggregate_bytes(shared.config.max_reply_bytes);
+    let mut decoder = Decoder::with_limits(limits);
     let error = 'outer: loop {
         let mut done = 0usize;
         let mut written = shared.handoff.reader();

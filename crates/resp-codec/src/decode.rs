@@ -33,6 +33,13 @@ const DEFAULT_MAX_DEPTH: usize = 128;
 /// `PartialEq` and `encode` recurse per level, and 1024 levels stay far inside a 2 MiB thread stack.
 const MAX_DEPTH_CEILING: usize = 1024;
 
+/// Twice the longest value the server stores by default (`proto-max-bulk-len`, 512 MiB): room for any
+/// real reply (`KEYS` over ten million keys is about 300 MiB), while a server that streams an endless
+/// aggregate fails the frame before it takes the client's memory. The scan's tape costs 24 bytes per
+/// element on top of the bytes, so the worst case is a few GiB; a client that knows its replies are
+/// small sets a lower bound.
+const DEFAULT_MAX_AGGREGATE_BYTES: usize = 1024 * 1024 * 1024;
+
 /// Status lines, error messages and big numbers are at most a few KiB in practice;
 /// 1 MiB leaves room for long script errors while stopping a server that never sends a CRLF.
 const DEFAULT_MAX_LINE_LEN: usize = 1024 * 1024;
@@ -65,17 +72,19 @@ pub struct DecodeLimits {
     max_aggregate_len: usize,
     max_depth: usize,
     max_line_len: usize,
+    max_aggregate_bytes: usize,
 }
 
 impl Default for DecodeLimits {
-    /// Bulk strings up to 512 MiB (the server's default), aggregates up to 2^31 - 1 elements,
-    /// nesting up to 128 levels, lines up to 1 MiB.
+    /// Bulk strings up to 512 MiB (the server's default), aggregates up to 2^31 - 1 elements and
+    /// 1 GiB in all, nesting up to 128 levels, lines up to 1 MiB.
     fn default() -> DecodeLimits {
         DecodeLimits {
             max_bulk_len: DEFAULT_MAX_BULK_LEN,
             max_aggregate_len: DEFAULT_MAX_AGGREGATE_LEN,
             max_depth: DEFAULT_MAX_DEPTH,
             max_line_len: DEFAULT_MAX_LINE_LEN,
+            max_aggregate_bytes: DEFAULT_MAX_AGGREGATE_BYTES,
         }
     }
 }
@@ -103,6 +112,20 @@ impl DecodeLimits {
     pub fn max_line_len(mut self, n: usize) -> Self {
         self.max_line_len = n;
         self
+    }
+
+    /// The most bytes one top-level aggregate frame (array, map, set, push) may span, its elements
+    /// and attributes included. Without it, a broken server could send an aggregate that never ends
+    /// (a huge declared length, then elements forever) and the read buffer would grow without limit.
+    /// A top-level scalar is bounded by its own limits alone.
+    pub fn max_aggregate_bytes(mut self, n: usize) -> Self {
+        self.max_aggregate_bytes = n;
+        self
+    }
+
+    /// The current bound on one aggregate frame's bytes.
+    pub fn get_max_aggregate_bytes(&self) -> usize {
+        self.max_aggregate_bytes
     }
 
     /// The current bulk length bound.
@@ -250,6 +273,7 @@ impl Decoder {
                     self.push(token, end)?
                 } else {
                     // A lane never matches an unfinished line, so `line_resume` is already 0.
+                    self.check_size(self.scanned, end)?;
                     self.tape.push(token);
                     self.scanned = end;
                     self.complete_one()
@@ -274,6 +298,7 @@ impl Decoder {
     #[inline]
     fn push(&mut self, token: Token, end: usize) -> Result<bool, DecodeError> {
         let start = self.scanned;
+        self.check_size(start, end)?;
         self.scanned = end;
         self.line_resume = 0;
         if let Token::Aggregate(kind, count) = token {
@@ -290,6 +315,17 @@ impl Decoder {
             self.tape.push(token);
         }
         Ok(self.complete_one())
+    }
+
+    /// Fails an aggregate frame whose element at `start..end` takes it past `max_aggregate_bytes`.
+    /// Checked per element as it is scanned, so the read buffer of an endless aggregate stops growing
+    /// at the bound plus one element.
+    #[inline]
+    fn check_size(&self, start: usize, end: usize) -> Result<(), DecodeError> {
+        if end > self.limits.max_aggregate_bytes {
+            return Err(DecodeError::new(DecodeErrorKind::AggregateTooBig, start));
+        }
+        Ok(())
     }
 
     /// Counts one complete element against the aggregates it completes;

@@ -67,6 +67,8 @@ pub enum DecodeErrorKind {
     BulkTooLong,
     /// An aggregate has more elements than [`DecodeLimits::max_aggregate_len`](crate::DecodeLimits::max_aggregate_len).
     AggregateTooLong,
+    /// An aggregate frame spans more bytes than [`DecodeLimits::max_aggregate_bytes`](crate::DecodeLimits::max_aggregate_bytes).
+    AggregateTooBig,
     /// Aggregates are nested deeper than [`DecodeLimits::max_depth`](crate::DecodeLimits::max_depth).
     TooDeep,
     /// A simple string, error or big number line is longer than
@@ -87,6 +89,7 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::InvalidBigNumber => "invalid big number",
             DecodeErrorKind::BulkTooLong => "bulk string longer than the limit",
             DecodeErrorKind::AggregateTooLong => "aggregate longer than the limit",
+            DecodeErrorKind::AggregateTooBig => "aggregate frame bigger than the limit in bytes",
             DecodeErrorKind::TooDeep => "aggregates nested deeper than the limit",
             DecodeErrorKind::LineTooLong => "line longer than the limit",
         })

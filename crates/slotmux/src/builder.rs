@@ -39,6 +39,7 @@ pub struct ClientBuilder {
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) max_in_flight: Option<usize>,
     pub(crate) max_queued: Option<usize>,
+    pub(crate) max_reply_bytes: Option<usize>,
     pub(crate) protocol: Protocol,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
@@ -143,6 +144,15 @@ impl ClientBuilder {
     /// one node most of the time, raising it buys throughput for memory.
     pub fn max_queued(mut self, n: usize) -> ClientBuilder {
         self.max_queued = Some(n);
+        self
+    }
+
+    /// The most bytes one array, map or set reply may span (default 1 GiB). A reply past it fails
+    /// the commands of its connection with [`ErrorKind::Protocol`] and the connection reconnects, as
+    /// after any invalid reply; without a bound, a broken server or proxy that streams an endless array
+    /// would fill the client's memory. Lower it when replies are known to be small.
+    pub fn max_reply_bytes(mut self, n: usize) -> ClientBuilder {
+        self.max_reply_bytes = Some(n);
         self
     }
 

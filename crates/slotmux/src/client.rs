@@ -102,6 +102,9 @@ impl Client {
         if let Some(n) = b.max_queued {
             config = config.max_queued(n);
         }
+        if let Some(n) = b.max_reply_bytes {
+            config = config.max_reply_bytes(n);
+        }
         config = config.protocol(match b.protocol {
             Protocol::Resp2 => multiplexer::Protocol::Resp2,
             Protocol::Resp3 => multiplexer::Protocol::Resp3WithFallback,

@@ -1,5 +1,7 @@
 //! Byte-exact cases against a scripted fake server: what a real server cannot be made to send.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -173,6 +175,49 @@ async fn garbage_reply_is_a_protocol_error_for_everyone_in_flight() {
         check(b"+OK\r\n:1\r\n:2\r\n", &[ok.clone(), Ok(Frame::Integer(1))]).await;
         // A length that is not a number.
         check(b"$x\r\n", &[proto]).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_reply_fails_at_the_reply_bound_instead_of_filling_memory() {
+    // A broken server declares a huge array and streams elements forever.
+    bounded(Duration::from_secs(20), async {
+        let streamed = Arc::new(AtomicUsize::new(0));
+        let counter = streamed.clone();
+        let addr = fake(move |i, mut c| {
+            let counter = counter.clone();
+            async move {
+                c.hello3().await;
+                if i > 0 {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    return;
+                }
+                c.expect(&["GET", "k0"]).await;
+                c.write(b"*2147483647\r\n").await;
+                let chunk = b":1\r\n".repeat(1024);
+                // Until the client hangs up; bounded so the script ends by itself.
+                for _ in 0..100_000 {
+                    if c.stream.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(chunk.len(), Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
+        let mux = Multiplexer::connect(config(&addr).max_reply_bytes(64 * 1024))
+            .await
+            .unwrap();
+        let got = batch_of(&mux, 1).await;
+        let kinds: Vec<_> = got.into_iter().map(|r| r.map_err(|e| e.kind())).collect();
+        assert_eq!(kinds, [Err(ErrorKind::Protocol)]);
+        assert_eq!(mux.stats().protocol_errors, 1);
+        // The client stopped reading near the bound: what the server got through is the bound plus
+        // the sockets' buffers, far from the 400 MiB it would have streamed.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = streamed.load(Ordering::Relaxed);
+        assert!(sent < 32 * 1024 * 1024, "{sent} bytes streamed");
     })
     .await;
 }

@@ -163,6 +163,48 @@ fn limits() {
 }
 
 #[test]
+fn an_aggregate_bigger_than_its_byte_bound_fails_as_it_arrives() {
+    // 31 bytes: exactly at the bound is fine; one more element is not, at that element's offset.
+    let at_bound = b"*3\r\n$3\r\nfoo\r\n$3\r\nbar\r\n$3\r\nbaz\r\n";
+    let bound = || DecodeLimits::default().max_aggregate_bytes(at_bound.len());
+    let mut buf = BytesMut::from(&at_bound[..]);
+    assert!(matches!(
+        Decoder::with_limits(bound()).decode(&mut buf),
+        Ok(Some(Frame::Array(_)))
+    ));
+    check_with(
+        bound(),
+        b"*4\r\n$3\r\nfoo\r\n$3\r\nbar\r\n$3\r\nbaz\r\n$3\r\nqux\r\n",
+        AggregateTooBig,
+    );
+    check_with(
+        bound(),
+        b"%2\r\n+key-one\r\n:1\r\n+key-two\r\n:2\r\n",
+        AggregateTooBig,
+    );
+    // A server that declares a huge array and streams elements forever: the decoder fails once the
+    // bytes pass the bound instead of buffering them.
+    let mut endless = b"*2147483647\r\n".to_vec();
+    endless.extend(b":1\r\n".repeat(100));
+    check_with(
+        DecodeLimits::default().max_aggregate_bytes(64),
+        &endless,
+        AggregateTooBig,
+    );
+    let mut buf = BytesMut::from(&endless[..]);
+    let err = Decoder::with_limits(DecodeLimits::default().max_aggregate_bytes(64))
+        .decode(&mut buf)
+        .expect_err("too big");
+    assert_eq!((err.kind(), err.offset()), (AggregateTooBig, 61));
+    // A top-level scalar is bounded by its own limit only.
+    let mut buf = BytesMut::from(&b"$40\r\n0123456789012345678901234567890123456789\r\n"[..]);
+    assert!(matches!(
+        Decoder::with_limits(bound()).decode(&mut buf),
+        Ok(Some(Frame::BulkString(_)))
+    ));
+}
+
+#[test]
 fn huge_claims_allocate_nothing_up_front() {
     // A header claiming the maximum makes the decoder wait for bytes, not reserve memory.
     let mut buf = BytesMut::from(&b"*2147483647\r\n:1\r\n"[..]);

@@ -174,7 +174,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_and_respect_limits(input in hostile(), cuts in prop::collection::vec(any::<Index>(), 0..4)) {
-        let limits = DecodeLimits::default().max_bulk_len(16).max_aggregate_len(4).max_depth(3).max_line_len(16);
+        let limits = DecodeLimits::default().max_bulk_len(16).max_aggregate_len(4).max_depth(3).max_line_len(16).max_aggregate_bytes(48);
         let (frames, error, _) = decode_all(&mut Decoder::with_limits(limits.clone()), &input);
         for frame in &frames {
             prop_assert!(depth(frame) <= 3);

@@ -253,3 +253,56 @@ fn timeouts_of_duration_max_mean_no_limit() {
         }
     });
 }
+
+/// A reply past `max_reply_bytes` fails its command with `Protocol` (after one retry on a cluster,
+/// where a command may have lost its connection to another's reply), and the client carries on.
+#[test]
+fn a_reply_over_max_reply_bytes_is_a_protocol_error() {
+    let standalone = test_support::shared_server().url();
+    let seeds = test_support::shared_cluster().seed_addrs();
+    run(Duration::from_secs(30), async move {
+        for (what, builder) in [
+            ("standalone", Client::builder().url(&standalone)),
+            ("cluster", Client::builder().nodes(seeds)),
+        ] {
+            let c = builder.max_reply_bytes(4096).build().await.expect(what);
+            let list = crate::key(&format!("max-reply:{what}"));
+            let mut push = Cmd::new("RPUSH").arg(&list);
+            for i in 0..100 {
+                push = push.arg(format!("{i:0>64}"));
+            }
+            check(what, c.query::<i64>(push).await, 100);
+            let started = std::time::Instant::now();
+            let err = c
+                .query::<Vec<String>>(Cmd::new("LRANGE").arg(&list).arg(0).arg(-1))
+                .await
+                .expect_err(what);
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{what}: {err}");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{what}: not retried until the deadline ({:?})",
+                started.elapsed()
+            );
+            // Within the bound, the same list reads fine once the connection is back (one server
+            // fails commands at once while it reconnects: `wait_for_reconnect` is off by default).
+            let until = std::time::Instant::now() + Duration::from_secs(5);
+            let first = loop {
+                match c
+                    .query::<Vec<String>>(Cmd::new("LRANGE").arg(&list).arg(0).arg(9))
+                    .await
+                {
+                    Ok(first) => break first,
+                    Err(e)
+                        if e.kind() == ErrorKind::Connection
+                            && std::time::Instant::now() < until =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(e) => panic!("{what}: {e}"),
+                }
+            };
+            assert_eq!(first.len(), 10, "{what}");
+            check(what, c.query::<i64>(Cmd::new("DEL").arg(&list)).await, 1);
+        }
+    });
+}
