@@ -1667,6 +1667,7 @@ impl ClusterScan {
             if !first_page && Instant::now() >= deadline {
                 return Ok(Some(Vec::new()));
             }
+            let later_page = !first_page;
             first_page = false;
             // A master that no longer serves slots (failed over) is replaced by its successor, scanned
             // from cursor 0.
@@ -1689,6 +1690,12 @@ impl ClusterScan {
                 Ok(reply) => reply,
                 // A closed router has nothing to re-resolve.
                 Err(e) if inner.is_closed() => return Err(e),
+                // A later page went out with what was left of the call's deadline: running out is
+                // this call's end, not a failure. The cursor is kept, and SCAN only reads, so the
+                // next call simply asks for that page again.
+                Err(e) if later_page && e.kind() == ErrorKind::Timeout => {
+                    return Ok(Some(Vec::new()));
+                }
                 Err(e) if deadline_after(inner.config.retry_backoff_max) < deadline => {
                     tracing::debug!(error = %e, "SCAN attempt failed; re-resolving the node");
                     inner.gate.request();
