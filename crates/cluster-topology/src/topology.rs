@@ -346,7 +346,9 @@ impl Topology {
     /// Returns a copy in which `slot` is served by `to`, as a `MOVED` reply says, without a full refresh.
     ///
     /// An address the view does not know becomes a new master (with no replicas and only this slot);
-    /// a known replica is promoted to master, since only a master answers `MOVED` for its own slot.
+    /// a known replica is promoted to master, since only a master answers `MOVED` for its own slot, and
+    /// when this view has `slot` with that replica's master, every slot of that master moves with it
+    /// (only a failover makes a replica answer for its master's slots, and it moves the whole shard).
     /// The node list is shared with `self` unless a node is added or promoted; the slot table (32 KiB) is copied.
     /// `to` must have a host: resolve an empty one with [`NodeAddr::with_default_host`] first.
     /// If the view already holds the maximum number of nodes, an unknown `to` cannot be added
@@ -363,7 +365,10 @@ impl Topology {
                 // the whole shard (a migration never targets a replica): every slot of the old master
                 // moves with this one. Left with the old master, they would make a fan-out count the
                 // shard twice, once on each node, until the next refresh.
-                if let Some(old) = nodes.list.get(index.get()).and_then(|n| n.master) {
+                // Only when our view has the slot with that master: a replica we list under another
+                // master has moved since (replica migration), and its old master keeps its slots.
+                let old_master = nodes.list.get(index.get()).and_then(|n| n.master);
+                if let Some(old) = old_master.filter(|m| slots.get(slot.index()) == Some(&m.0)) {
                     for entry in slots.iter_mut().filter(|e| **e == old.0) {
                         *entry = index.0;
                     }

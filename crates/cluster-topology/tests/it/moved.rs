@@ -123,6 +123,15 @@ fn moved_to_a_replica_promotes_it_with_its_whole_shard() {
     assert_eq!(after.covered_slots(), 16384);
     // The other shards are untouched.
     assert_eq!(owner(&after, 0).as_deref(), Some("127.0.0.1:31001"));
+
+    // A replica that this view lists under another master than the slot's (it migrated since): only
+    // the one slot moves, and its listed master keeps its own.
+    let before = shards(SHARDS_RESP3, "127.0.0.1");
+    let after = before.with_slot_moved(slot(0), &addr("127.0.0.1:31004"));
+    assert_eq!(owner(&after, 0).as_deref(), Some("127.0.0.1:31004"));
+    assert_eq!(owner(&after, 1).as_deref(), Some("127.0.0.1:31001"));
+    assert_eq!(owner(&after, 12182).as_deref(), Some("127.0.0.1:31003"));
+    assert_eq!(after.slot_count(old), before.slot_count(old));
 }
 
 #[test]
