@@ -62,6 +62,9 @@ pub(crate) struct View {
     nodes: Box<[Arc<NodeHandle>]>,
     /// Indices of the masters that serve slots (fan-out, keyless commands).
     masters: Box<[usize]>,
+    /// The first slot each of `masters` serves (same order), found once per view: a fan-out or a scan
+    /// follows a master to its successor through it.
+    first_slots: Box<[Option<Slot>]>,
 }
 
 impl View {
@@ -70,15 +73,8 @@ impl View {
     fn master_shards(&self) -> Vec<(Arc<NodeHandle>, Option<Slot>)> {
         self.masters
             .iter()
-            .filter_map(|&i| {
-                let handle = self.nodes.get(i)?.clone();
-                let slot = self
-                    .topo
-                    .indexed_nodes()
-                    .find(|(idx, _)| idx.get() == i)
-                    .and_then(|(idx, _)| self.topo.slot_ranges_of(idx).first().map(|r| r.start()));
-                Some((handle, slot))
-            })
+            .zip(self.first_slots.iter())
+            .filter_map(|(&i, &slot)| Some((self.nodes.get(i)?.clone(), slot)))
             .collect()
     }
 }
@@ -119,8 +115,10 @@ enum Target {
     /// This node (SCAN, which replaces a failed-over master itself: its successor is walked from cursor 0).
     Node(Arc<NodeHandle>),
     /// A master, for a fan-out: this node while the view lists it as a master, else the master of `slot`,
-    /// a slot it served when the call started, so a retry after a failover reaches the promoted replica.
-    Shard(Arc<NodeHandle>, Option<Slot>),
+    /// a slot it served when the call started, so a retry after a failover reaches the promoted replica;
+    /// but never one of the fan-out's other masters (listed last), which has its own part: after a
+    /// scale-in moved the slot to one of them, it would be asked twice.
+    Shard(Arc<NodeHandle>, Option<Slot>, Arc<[Arc<NodeHandle>]>),
 }
 
 /// One command of a pipeline after splitting.
@@ -434,6 +432,7 @@ impl Inner {
                 topo: Topology::empty(),
                 nodes: Box::new([]),
                 masters: Box::new([]),
+                first_slots: Box::new([]),
             }),
             registry: Mutex::new(HashMap::new()),
             table,
@@ -521,11 +520,23 @@ impl Inner {
             }
             stays
         });
-        let masters = topo.masters().map(|i| i.get()).collect();
+        let masters: Box<[usize]> = topo.masters().map(|i| i.get()).collect();
+        // One walk of the slot table for all masters.
+        let ranges = topo.slot_ranges();
+        let first_slots = masters
+            .iter()
+            .map(|&m| {
+                ranges
+                    .iter()
+                    .find(|(_, owner)| owner.get() == m)
+                    .map(|(range, _)| range.start())
+            })
+            .collect();
         self.view.store(Arc::new(View {
             topo,
             nodes,
             masters,
+            first_slots,
         }));
     }
 
@@ -837,8 +848,8 @@ impl Inner {
         let mut ask: Option<Arc<NodeHandle>> = None;
         let mut invalid_replies = 0u32;
         loop {
-            let (node, result) = match first.take() {
-                Some(done) => done,
+            let (node, asked, result) = match first.take() {
+                Some((node, result)) => (node, false, result),
                 None => {
                     let (node, asking) = match ask.take() {
                         Some(n) => (n, true),
@@ -860,7 +871,7 @@ impl Inner {
                         },
                     };
                     let r = self.attempt(&node, cmd, asking, blocking, deadline).await;
-                    (node, r)
+                    (node, asking, r)
                 }
             };
             match result {
@@ -899,6 +910,7 @@ impl Inner {
                             // Refused before running, and there is nothing left to retry on.
                             return Err(Inner::closed_error());
                         }
+                        uncount_ask_before_refusal(asked, &mut redirects);
                         if !Box::pin(self.after_refusal(refresh, &mut backoff, deadline)).await {
                             // Out of time: the server's refusal is the most precise answer we have.
                             return Ok(frame);
@@ -985,11 +997,10 @@ impl Inner {
         if shards.is_empty() {
             return Err(Error::new(ErrorKind::NoRoute, "no master"));
         }
-        let replies = join_all(
-            shards
-                .into_iter()
-                .map(|(n, slot)| self.drive(cmd, info, Target::Shard(n, slot), opts, None)),
-        )
+        let parts: Arc<[Arc<NodeHandle>]> = shards.iter().map(|(n, _)| n.clone()).collect();
+        let replies = join_all(shards.into_iter().map(|(n, slot)| {
+            self.drive(cmd, info, Target::Shard(n, slot, parts.clone()), opts, None)
+        }))
         .await;
         merge_fanout(merge, all_parts(replies, info.readonly)?)
     }
@@ -1444,6 +1455,7 @@ impl Inner {
                             if self.is_closed() {
                                 return Err(Inner::closed_error());
                             }
+                            uncount_ask_before_refusal(asking, &mut redirects);
                             if !self.after_refusal(refresh, &mut backoff, deadline).await {
                                 return Ok(explain_execabort(frame, queued()));
                             }
@@ -1533,7 +1545,11 @@ fn route_in(
 ) -> Option<Arc<NodeHandle>> {
     match target {
         Target::Node(n) => Some(n.clone()),
-        Target::Shard(n, slot) => Some(successor(view, n, *slot).unwrap_or_else(|| n.clone())),
+        Target::Shard(n, slot, parts) => Some(
+            successor(view, n, *slot)
+                .filter(|s| !parts.iter().any(|p| Arc::ptr_eq(p, s)))
+                .unwrap_or_else(|| n.clone()),
+        ),
         Target::Slot(Some(slot)) => {
             let master = view.topo.master_for(*slot)?;
             if replica_ok {
@@ -1564,6 +1580,17 @@ fn route_in(
                 .and_then(|&m| view.nodes.get(m))
                 .cloned()
         }
+    }
+}
+
+/// An `ASK` whose target then refused the command (`TRYAGAIN`: the keys of a multi-key command or a
+/// transaction are not all there yet during a migration) does not count against `max_redirects`: the
+/// retry will be sent to the source, get the same `ASK` and wait for the migration, paced by the
+/// refusal's backoff and bounded by the deadline. Counted, a transaction in a migrating slot failed
+/// with `TooManyRedirects` after about 0.3 s. A redirect loop without refusals is still counted.
+fn uncount_ask_before_refusal(asked: bool, redirects: &mut u32) {
+    if asked {
+        *redirects = redirects.saturating_sub(1);
     }
 }
 
