@@ -15,6 +15,11 @@ use crate::group::ConnectionGroup;
 /// [`ConnectionConfig::max_queued`]'s default), so this is about 180 MiB for one connection.
 pub(crate) const MAX_SLOTS: usize = 1 << 20;
 
+/// The lowest bound [`ConnectionConfig::max_reply_bytes`] takes, whatever the setting: the replies a
+/// client needs for itself travel on the same connections and must fit (`COMMAND`, about 200 KiB on
+/// Redis 7; `CLUSTER SHARDS`, about 1 KiB per node, so 4 MiB covers clusters of a few thousand nodes).
+pub(crate) const MIN_REPLY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Which protocol to negotiate on connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -62,7 +67,9 @@ pub struct ConnectionConfig {
     /// The most bytes one aggregate reply (array, map, set, push) may span. A reply that goes past it
     /// fails the connection with a `Protocol` error, as any invalid reply does, instead of filling the
     /// read buffer: a broken server or proxy could otherwise stream an endless array into the client's
-    /// memory. Scalars are bounded by the protocol's own limits (512 MiB for a bulk string).
+    /// memory. Scalars are bounded by the protocol's own limits (512 MiB for a bulk string). At least
+    /// 4 MiB: a lower value is raised to that, so the client's own replies (`COMMAND`, `CLUSTER SHARDS`)
+    /// still fit.
     pub max_reply_bytes: usize,
     /// Protocol to negotiate.
     pub protocol: Protocol,
@@ -165,9 +172,9 @@ impl ConnectionConfig {
         self.max_write_batch_bytes = n.max(1);
         self
     }
-    /// Sets [`max_reply_bytes`](Self::max_reply_bytes).
+    /// Sets [`max_reply_bytes`](Self::max_reply_bytes) (at least 4 MiB).
     pub fn max_reply_bytes(mut self, n: usize) -> Self {
-        self.max_reply_bytes = n;
+        self.max_reply_bytes = n.max(MIN_REPLY_BYTES);
         self
     }
     /// Sets [`protocol`](Self::protocol).

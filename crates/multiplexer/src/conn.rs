@@ -22,7 +22,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
 use crate::atomic_waker::AtomicWaker;
-use crate::config::{ConnectionConfig, MAX_SLOTS, Protocol, ProtocolVersion};
+use crate::config::{ConnectionConfig, MAX_SLOTS, MIN_REPLY_BYTES, Protocol, ProtocolVersion};
 use crate::error::{Error, ErrorKind};
 use crate::group::ConnectionGroup;
 use crate::handoff::Handoff;
@@ -902,7 +902,9 @@ async fn write_until_close(
 
 /// The reader loop: one buffer, every complete reply decoded in a tight loop, slots completed in order.
 async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut buf: BytesMut) {
-    let limits = DecodeLimits::default().max_aggregate_bytes(shared.config.max_reply_bytes);
+    // The field is public, so the setter's floor may have been bypassed.
+    let bound = shared.config.max_reply_bytes.max(MIN_REPLY_BYTES);
+    let limits = DecodeLimits::default().max_aggregate_bytes(bound);
     let mut decoder = Decoder::with_limits(limits);
     let error = 'outer: loop {
         let mut done = 0usize;

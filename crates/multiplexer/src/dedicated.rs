@@ -86,7 +86,8 @@ impl Dedicated {
 
     /// Closes every open dedicated connection and refuses new ones. Their callers fail at once:
     /// [`ErrorKind::ConnectionIndeterminate`] for a command already written (a `BLPOP` may have popped
-    /// just before), [`ErrorKind::Closed`] for one not yet written (none is written after the close).
+    /// just before), [`ErrorKind::Closed`] for one not yet written (none is written after the close, but for
+    /// one the writer had already taken from its queue when the close landed: a window of microseconds).
     pub fn close(&self) {
         let open = {
             let mut state = self.state();

@@ -150,7 +150,8 @@ impl ClientBuilder {
     /// The most bytes one array, map or set reply may span (default 1 GiB). A reply past it fails
     /// the commands of its connection with [`ErrorKind::Protocol`] and the connection reconnects, as
     /// after any invalid reply; without a bound, a broken server or proxy that streams an endless array
-    /// would fill the client's memory. Lower it when replies are known to be small.
+    /// would fill the client's memory. Lower it when replies are known to be small; it is at least
+    /// 4 MiB, so that the client's own replies (`COMMAND`, `CLUSTER SHARDS`) still fit.
     pub fn max_reply_bytes(mut self, n: usize) -> ClientBuilder {
         self.max_reply_bytes = Some(n);
         self
