@@ -1902,6 +1902,63 @@ mod tests {
         Topology::from_cluster_slots(&reply, "127.0.0.1").unwrap()
     }
 
+    /// A `CLUSTER SLOTS` view: each `(first, last, port)` range served by a master at 127.0.0.1:port.
+    fn masters(ranges: &[(i64, i64, i64)]) -> Topology {
+        let reply = Frame::Array(
+            ranges
+                .iter()
+                .map(|&(first, last, port)| {
+                    let id = format!("{port:0>40}");
+                    Frame::Array(vec![
+                        Frame::Integer(first),
+                        Frame::Integer(last),
+                        Frame::Array(vec![
+                            Frame::BulkString(Bytes::from_static(b"127.0.0.1")),
+                            Frame::Integer(port),
+                            Frame::BulkString(Bytes::from(id)),
+                        ]),
+                    ])
+                })
+                .collect(),
+        );
+        Topology::from_cluster_slots(&reply, "127.0.0.1").unwrap()
+    }
+
+    #[test]
+    fn a_fan_out_part_follows_a_failover_but_never_to_another_part() {
+        let three = [(0, 5460, 7001), (5461, 10922, 7002), (10923, 16383, 7003)];
+        let inner = Inner::new(
+            RouterConfig::new(["127.0.0.1:7001"]),
+            CommandTable::builtin(),
+            masters(&three),
+        );
+        let shards = inner.view.load().master_shards();
+        let ports: Vec<_> = shards
+            .iter()
+            .map(|(n, s)| (n.addr.port(), s.map(Slot::get)))
+            .collect();
+        assert_eq!(
+            ports,
+            [(7001, Some(0)), (7002, Some(5461)), (7003, Some(10923))]
+        );
+        let parts: Arc<[Arc<NodeHandle>]> = shards.iter().map(|(n, _)| n.clone()).collect();
+        let (first, slot) = shards[0].clone();
+        let target = Target::Shard(first.clone(), slot, parts);
+        let routed = |inner: &Inner| {
+            route_in(&inner.view.load(), &target, false, &inner.rr).map(|n| n.addr.port())
+        };
+        assert_eq!(routed(&inner), Some(7001), "a master that still is one");
+        let mut registry = lock(&inner.registry);
+        // A failover: 7001's slots now belong to 7004, its promoted replica.
+        let failed_over = [(0, 5460, 7004), (5461, 10922, 7002), (10923, 16383, 7003)];
+        inner.install(&mut registry, masters(&failed_over), Prune::NodesThatLeft);
+        assert_eq!(routed(&inner), Some(7004), "the successor");
+        // A scale-in: 7001's slots went to 7002, which has its own part of the fan-out.
+        let scaled_in = [(0, 10922, 7002), (10923, 16383, 7003)];
+        inner.install(&mut registry, masters(&scaled_in), Prune::NodesThatLeft);
+        assert_eq!(routed(&inner), Some(7001), "not another part's master");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn thousand_moved_replies_patch_the_map_and_cause_one_refresh() {
         let inner = Arc::new(Inner::new(
