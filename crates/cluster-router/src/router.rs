@@ -932,15 +932,8 @@ impl Inner {
                         bump(&self.counters.indeterminate);
                         return Err(fail.err.into_indeterminate());
                     }
-                    // An invalid reply resets its connection and fails everything in flight there.
-                    // A command failed for another's reply is retried as after any connection loss;
-                    // one whose own reply is invalid (or over `max_reply_bytes`) would only fail again,
-                    // resetting the connection under every other caller each time: a second one ends it.
-                    if fail.err.kind() == ErrorKind::Protocol {
-                        invalid_replies += 1;
-                        if invalid_replies > 1 {
-                            return Err(fail.err);
-                        }
+                    if second_invalid_reply(&fail.err, &mut invalid_replies) {
+                        return Err(fail.err);
                     }
                     if !Box::pin(self.pause(&mut backoff, deadline)).await {
                         return Err(fail.err);
@@ -1365,6 +1358,7 @@ impl Inner {
         let mut target = Target::Slot(slot);
         let mut ask: Option<Arc<NodeHandle>> = None;
         let mut redirects = 0u32;
+        let mut invalid_replies = 0u32;
         let mut backoff = self.backoff();
         loop {
             let (node, asking) = match ask.take() {
@@ -1486,6 +1480,9 @@ impl Inner {
                         bump(&self.counters.indeterminate);
                         return Err(fail.err.into_indeterminate());
                     }
+                    if second_invalid_reply(&fail.err, &mut invalid_replies) {
+                        return Err(fail.err);
+                    }
                     if !self.pause(&mut backoff, deadline).await {
                         return Err(fail.err);
                     }
@@ -1581,6 +1578,18 @@ fn route_in(
                 .cloned()
         }
     }
+}
+
+/// An invalid reply (`ErrorKind::Protocol`) resets its connection and fails everything in flight there.
+/// A command failed for another's reply is retried as after any connection loss; one whose own reply
+/// is invalid (or over `max_reply_bytes`) would only fail again, resetting the connection under every
+/// other caller each time. True at the second one for the same command: give up.
+fn second_invalid_reply(err: &Error, count: &mut u32) -> bool {
+    if err.kind() != ErrorKind::Protocol {
+        return false;
+    }
+    *count += 1;
+    *count > 1
 }
 
 /// An `ASK` whose target then refused the command (`TRYAGAIN`: the keys of a multi-key command or a

@@ -284,6 +284,28 @@ fn a_reply_over_max_reply_bytes_is_a_protocol_error() {
                 "{what}: not retried until the deadline ({:?})",
                 started.elapsed()
             );
+            // The same for a transaction, whose EXEC reply is the list.
+            let started = std::time::Instant::now();
+            let mut tx = slotmux::Pipeline::new();
+            tx.push(Cmd::new("LRANGE").arg(&list).arg(0).arg(-1));
+            let until = std::time::Instant::now() + Duration::from_secs(5);
+            let err = loop {
+                match c.transaction(&tx).await {
+                    // One server may still be reconnecting after the first reply.
+                    Err(e)
+                        if e.kind() == ErrorKind::Connection
+                            && std::time::Instant::now() < until =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    other => break other.expect_err(what),
+                }
+            };
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{what}: {err}");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{what}: transaction retried"
+            );
             // Within the bound, the same list reads fine once the connection is back (one server
             // fails commands at once while it reconnects: `wait_for_reconnect` is off by default).
             let until = std::time::Instant::now() + Duration::from_secs(5);
