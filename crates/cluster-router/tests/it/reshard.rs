@@ -267,5 +267,61 @@ fn live_resharding_loses_nothing_and_surfaces_no_error() {
                 .expect("GET");
             assert_eq!(value(&got), Some(v.as_bytes().to_vec()), "{k}");
         }
+
+        // A pipeline refused as a whole: its node answers CLUSTERDOWN while one of its slots is
+        // unassigned. Once that is over, the whole pipeline is answered at once (regression: each
+        // refused command paused 5-10 ms before its retry, one after the other, so 500 commands took
+        // seconds after the cluster was back, and the tail could run out of time).
+        let down_slot = 16000u16;
+        let c2 = loop_cluster.clone();
+        let owner = tokio::task::spawn_blocking(move || {
+            let owner = c2.slot_owner(down_slot).expect("owner");
+            assert_eq!(c2.slot_owner(15001).expect("owner"), owner, "one range");
+            owner
+        })
+        .await
+        .expect("join");
+        let gets: Vec<_> = (0..)
+            .map(|i| format!("down:{i}"))
+            .filter(|k| (15001..16383).contains(&hash_slot::Slot::for_key(k.as_bytes()).get()))
+            .filter(|k| hash_slot::Slot::for_key(k.as_bytes()).get() != down_slot)
+            .take(500)
+            .map(|k| cmd(["GET", k.as_str()]))
+            .collect();
+        let setslots = |verb: &'static str| {
+            let c = loop_cluster.clone();
+            tokio::task::spawn_blocking(move || {
+                c.node(owner)
+                    .command(&["CLUSTER", verb, &down_slot.to_string()])
+                    .expect(verb)
+                    .ok()
+                    .expect(verb);
+            })
+        };
+        setslots("DELSLOTS").await.expect("join");
+        let before = router.stats();
+        let pipeline = {
+            let router = router.clone();
+            tokio::spawn(async move {
+                let opts = cluster_router::SendOptions::with_timeout(Duration::from_secs(20));
+                router.pipeline(&gets, &opts).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        setslots("ADDSLOTS").await.expect("join");
+        let back = tokio::time::Instant::now();
+        let results = pipeline.await.expect("join");
+        let took = back.elapsed();
+        let refused = results
+            .iter()
+            .filter(|r| !matches!(r, Ok(Frame::Null)))
+            .count();
+        assert_eq!(refused, 0, "every GET answered: {:?}", results.first());
+        assert!(
+            took < Duration::from_millis(1500),
+            "answered {took:?} after the cluster was back"
+        );
+        let retries = router.stats().retries - before.retries;
+        assert!(retries > 0, "the pipeline was refused and retried");
     });
 }
