@@ -54,7 +54,7 @@ impl Dedicated {
         cmds: &[C],
         deadline: Instant,
     ) -> Vec<Result<Frame, Error>> {
-        let guard = match self.open_one(config, deadline).await {
+        let guard = match self.open_one(config, cmds.len(), deadline).await {
             Ok(guard) => guard,
             Err(e) => return vec![Err(e); cmds.len()],
         };
@@ -70,7 +70,7 @@ impl Dedicated {
         cmd: &EncodedCommand,
         deadline: Instant,
     ) -> Result<Frame, Error> {
-        let guard = self.open_one(config, deadline).await?;
+        let guard = self.open_one(config, 1, deadline).await?;
         guard.mux.send_by(cmd, deadline).await
     }
 
@@ -107,6 +107,7 @@ impl Dedicated {
     async fn open_one(
         &self,
         mut config: ConnectionConfig,
+        commands: usize,
         deadline: Instant,
     ) -> Result<OpenGuard<'_>, Error> {
         if self.state().closed {
@@ -117,6 +118,10 @@ impl Dedicated {
         // it; nor is its one caller part of the shared connections' batching (the woken-callers
         // count). See `ConnectionGroup`.
         config.group = crate::group::ConnectionGroup::new();
+        // Slots for this call's commands only: the pool is allocated at connect, and a shared
+        // connection's default (2048 slots, about 350 KiB) per blocked caller would make a thousand
+        // waiting `BLPOP`s cost hundreds of MiB.
+        config = config.max_in_flight(commands.max(1)).max_queued(0);
         let mux = match tokio::time::timeout_at(deadline, Multiplexer::connect(config)).await {
             Ok(Ok(mux)) => mux,
             Ok(Err(e)) => return Err(e),
@@ -163,5 +168,30 @@ impl Drop for OpenGuard<'_> {
         }
         drop(state);
         self.mux.close_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Regression: each blocking call's connection got the shared connections' slot pool (2048 slots,
+    /// about 350 KiB), allocated at connect.
+    #[tokio::test]
+    async fn a_dedicated_connection_has_slots_for_its_call_only() {
+        let addr = test_support::shared_server().addr();
+        let dedicated = Dedicated::new();
+        for commands in [1, 3] {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let guard = dedicated
+                .open_one(ConnectionConfig::new(addr.clone()), commands, deadline)
+                .await
+                .expect("connect");
+            let config = guard.mux.config();
+            assert_eq!((config.max_in_flight, config.max_queued), (commands, 0));
+        }
+        assert_eq!(dedicated.open(), 0, "each closed when its guard dropped");
     }
 }
