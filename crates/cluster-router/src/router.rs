@@ -1930,23 +1930,6 @@ mod tests {
         }
     }
 
-    /// One master at 127.0.0.1:7000 serving every slot, as `CLUSTER SLOTS` would say.
-    fn one_master() -> Topology {
-        let node = Frame::Array(vec![
-            Frame::BulkString(Bytes::from_static(b"127.0.0.1")),
-            Frame::Integer(7000),
-            Frame::BulkString(Bytes::from_static(
-                b"0123456789012345678901234567890123456789",
-            )),
-        ]);
-        let reply = Frame::Array(vec![Frame::Array(vec![
-            Frame::Integer(0),
-            Frame::Integer(16383),
-            node,
-        ])]);
-        Topology::from_cluster_slots(&reply, "127.0.0.1").unwrap()
-    }
-
     /// A `CLUSTER SLOTS` view: each `(first, last, port)` range served by a master at 127.0.0.1:port.
     fn masters(ranges: &[(i64, i64, i64)]) -> Topology {
         let reply = Frame::Array(
@@ -2009,7 +1992,7 @@ mod tests {
         let inner = Arc::new(Inner::new(
             RouterConfig::new(["127.0.0.1:7000"]),
             CommandTable::builtin(),
-            one_master(),
+            masters(&[(0, 16383, 7000)]),
         ));
         let refreshes = Arc::new(AtomicUsize::new(0));
         let counter = refreshes.clone();

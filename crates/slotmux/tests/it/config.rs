@@ -207,17 +207,24 @@ fn clones_share_connections_and_close() {
     });
 }
 
+/// Builders for the shared server and the shared cluster, with their names. Called outside the
+/// runtime: the first call starts the servers, which blocks.
+fn server_and_cluster() -> [(&'static str, slotmux::ClientBuilder); 2] {
+    let standalone = test_support::shared_server().url();
+    let seeds = test_support::shared_cluster().seed_addrs();
+    [
+        ("standalone", Client::builder().url(&standalone)),
+        ("cluster", Client::builder().nodes(seeds)),
+    ]
+}
+
 /// Regression: `Duration::MAX`, the natural way to say "no limit" (a `BLPOP k 0`), panicked in
 /// `Instant + Duration` wherever a deadline was built from it.
 #[test]
 fn timeouts_of_duration_max_mean_no_limit() {
-    let standalone = test_support::shared_server().url();
-    let seeds = test_support::shared_cluster().seed_addrs();
+    let targets = server_and_cluster();
     run(Duration::from_secs(30), async move {
-        for (what, builder) in [
-            ("standalone", Client::builder().url(&standalone)),
-            ("cluster", Client::builder().nodes(seeds)),
-        ] {
+        for (what, builder) in targets {
             let c = builder
                 .command_timeout(Duration::MAX)
                 .connect_timeout(Duration::MAX)
@@ -258,13 +265,9 @@ fn timeouts_of_duration_max_mean_no_limit() {
 /// where a command may have lost its connection to another's reply), and the client carries on.
 #[test]
 fn a_reply_over_max_reply_bytes_is_a_protocol_error() {
-    let standalone = test_support::shared_server().url();
-    let seeds = test_support::shared_cluster().seed_addrs();
+    let targets = server_and_cluster();
     run(Duration::from_secs(30), async move {
-        for (what, builder) in [
-            ("standalone", Client::builder().url(&standalone)),
-            ("cluster", Client::builder().nodes(seeds)),
-        ] {
+        for (what, builder) in targets {
             // Asking for less gives the floor, 4 MiB; the list is 6.4 MiB.
             let c = builder.max_reply_bytes(4096).build().await.expect(what);
             let list = crate::key(&format!("max-reply:{what}"));
