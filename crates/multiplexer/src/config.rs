@@ -1,5 +1,6 @@
 //! Connection settings ([`ConnectionConfig`]) and the protocol choice.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use resp_codec::DecodeLimits;
@@ -100,6 +101,10 @@ pub struct ConnectionConfig {
     /// group's other servers are busier (see [`ConnectionGroup`](crate::ConnectionGroup)). A clone
     /// pointed at another address counts as another server of the group.
     pub group: ConnectionGroup,
+    /// Told when this connection's server leaves commands unanswered for a while (see
+    /// [`SilenceHook`]); none by default. A [`Dedicated`](crate::Dedicated) connection never calls it:
+    /// a blocking command is silent by design.
+    pub on_silence: Option<SilenceHook>,
 }
 
 impl ConnectionConfig {
@@ -137,6 +142,7 @@ impl ConnectionConfig {
             // 10 ms: 1% of the default deadline, and 100 sweeps a second only while commands are outstanding.
             timeout_tick: Duration::from_millis(10),
             group: ConnectionGroup::new(),
+            on_silence: None,
         }
     }
 
@@ -226,5 +232,56 @@ impl ConnectionConfig {
     pub fn timeout_tick(mut self, d: Duration) -> Self {
         self.timeout_tick = d.max(Duration::from_millis(1));
         self
+    }
+    /// Sets [`on_silence`](Self::on_silence).
+    pub fn on_silence(mut self, hook: SilenceHook) -> Self {
+        self.on_silence = Some(hook);
+        self
+    }
+}
+
+/// A call made when a connection's server has answered nothing for `after` while commands waited for
+/// it, and again after each further `after` as long as that lasts.
+///
+/// Why: a hung server (stopped, swapping, cut off by a network partition that keeps the socket open)
+/// sends no error and closes nothing, so a client learns of it only from its commands' deadlines.
+/// A cluster client gives the hook a topology refresh: once the cluster has failed the node over, new
+/// commands go to its successor at the next report instead of waiting out a command timeout first.
+///
+/// The call runs on the connection's deadline-sweep task, which checks once per
+/// [`timeout_tick`](ConnectionConfig::timeout_tick): it must return quickly (set a flag, notify a task).
+/// A slow command (a long script, `KEYS` over a big keyspace, `CLIENT PAUSE`) looks the same as a
+/// hung server, so the hook should do something that is cheap when the guess is wrong.
+#[derive(Clone)]
+pub struct SilenceHook {
+    after: Duration,
+    call: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl SilenceHook {
+    /// Calls `call` after `after` of silence, and every `after` while it lasts; `after` is at least
+    /// 1 ms, and `Duration::MAX` never calls.
+    pub fn new(after: Duration, call: impl Fn() + Send + Sync + 'static) -> SilenceHook {
+        SilenceHook {
+            after: after.max(Duration::from_millis(1)),
+            call: Arc::new(call),
+        }
+    }
+
+    /// How long a server may leave commands unanswered before the call.
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+
+    pub(crate) fn call(&self) {
+        (self.call)();
+    }
+}
+
+impl std::fmt::Debug for SilenceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SilenceHook")
+            .field("after", &self.after)
+            .finish_non_exhaustive()
     }
 }

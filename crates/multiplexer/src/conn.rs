@@ -22,7 +22,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
 use crate::atomic_waker::AtomicWaker;
-use crate::config::{ConnectionConfig, MAX_SLOTS, MIN_REPLY_BYTES, Protocol, ProtocolVersion};
+use crate::config::{
+    ConnectionConfig, MAX_SLOTS, MIN_REPLY_BYTES, Protocol, ProtocolVersion, SilenceHook,
+};
 use crate::error::{Error, ErrorKind};
 use crate::group::ConnectionGroup;
 use crate::handoff::Handoff;
@@ -996,7 +998,11 @@ fn finish_batch(shared: &Shared, done: usize) {
 /// may have changed meanwhile.
 async fn sweep(shared: Arc<Shared>) {
     let tick = shared.config.timeout_tick;
-    let mut stall = StallWatch::new(shared.config.group.clone(), &shared.withdrawn);
+    let mut stall = StallWatch::new(
+        shared.config.group.clone(),
+        &shared.withdrawn,
+        shared.config.on_silence.clone(),
+    );
     loop {
         let phase = shared.phase();
         // Ends only after the driver has finished (CLOSED): until then a close may still need the
@@ -1008,21 +1014,27 @@ async fn sweep(shared: Arc<Shared>) {
             && shared.slots.outstanding() == 0
             && !shared.slots.has_waiters()
         {
-            stall.observe(shared.stats.replies.load(Ordering::Relaxed), 0);
+            stall.observe(
+                shared.stats.replies.load(Ordering::Relaxed),
+                0,
+                Instant::now(),
+            );
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
             continue;
         }
         tokio::time::sleep(tick).await;
+        let now = Instant::now();
         // Relaxed: hints, see `ConnectionGroup`.
         stall.observe(
             shared.stats.replies.load(Ordering::Relaxed),
             shared.in_flight.load(Ordering::Relaxed),
+            now,
         );
         if shared.writer_held.load(Ordering::Relaxed) {
             shared.writer_signal.wake();
         }
-        let now = shared.ticks(Instant::now());
+        let now = shared.ticks(now);
         shared.slots.wake_expired(now);
         shared.slots.expire_waiters(now);
         if shared.phase() == CLOSING
@@ -1044,30 +1056,57 @@ async fn sweep(shared: Arc<Shared>) {
 /// microseconds under the loads the hold is for. A wrong guess (one reply bigger than a tick's reading,
 /// a reader starved for a tick, the first tick after a reconnect) only makes the other writers
 /// pipeline as they would without the hold, for about a tick.
+///
+/// It also calls the connection's [`SilenceHook`] once a stall has lasted the hook's `after`, and
+/// again after each further `after`: counted from the first tick that saw the stall, so about a tick
+/// after the last reply.
 struct StallWatch<'a> {
     group: ConnectionGroup,
     /// What is withdrawn now, for the writer's hold (`Shared::withdrawn`); only the watch writes it.
     withdrawn: &'a AtomicUsize,
     replies: u64,
     unanswered: usize,
+    on_silence: Option<SilenceHook>,
+    /// Whether the last tick saw a stall.
+    stalled: bool,
+    /// During a stall, when the hook is next due (`None`: never, the delay does not fit an `Instant`).
+    next_report: Option<Instant>,
 }
 
 impl StallWatch<'_> {
-    fn new(group: ConnectionGroup, withdrawn: &AtomicUsize) -> StallWatch<'_> {
+    fn new(
+        group: ConnectionGroup,
+        withdrawn: &AtomicUsize,
+        on_silence: Option<SilenceHook>,
+    ) -> StallWatch<'_> {
         StallWatch {
             group,
             withdrawn,
             replies: 0,
             unanswered: 0,
+            on_silence,
+            stalled: false,
+            next_report: None,
         }
     }
 
-    /// One tick's reading: the connection's reply counter and its unanswered commands.
-    fn observe(&mut self, replies: u64, unanswered: usize) {
+    /// One tick's reading: the connection's reply counter and its unanswered commands, at `now`.
+    fn observe(&mut self, replies: u64, unanswered: usize, now: Instant) {
         let stalled = unanswered > 0 && self.unanswered > 0 && replies == self.replies;
         self.set(if stalled { unanswered } else { 0 });
         self.replies = replies;
         self.unanswered = unanswered;
+        if let Some(hook) = &self.on_silence {
+            if !stalled {
+                self.stalled = false;
+            } else if !self.stalled {
+                self.stalled = true;
+                self.next_report = now.checked_add(hook.after());
+            } else if self.next_report.is_some_and(|due| now >= due) {
+                hook.call();
+                self.next_report = now.checked_add(hook.after());
+            }
+        }
     }
 
     fn set(&self, withdrawn: usize) {
@@ -1242,7 +1281,7 @@ mod tests {
         group.written(&group.server("b"), 10);
         let server = group.server("a");
         let published = AtomicUsize::new(0);
-        let mut watch = StallWatch::new(group.clone(), &published);
+        let mut watch = StallWatch::new(group.clone(), &published, None);
         let mut counted = 0;
         for (i, (replies, unanswered, withdrawn)) in ticks.into_iter().enumerate() {
             // The connection's writes and replies since the last tick, as its writer and reader count them.
@@ -1252,15 +1291,55 @@ mod tests {
                 group.answered(&server, counted - unanswered);
             }
             counted = unanswered;
-            watch.observe(replies, unanswered);
+            watch.observe(replies, unanswered, Instant::now());
             assert_eq!(group.in_flight(), 10 + unanswered - withdrawn, "tick {i}");
             assert_eq!(published.load(Ordering::Relaxed), withdrawn, "tick {i}");
         }
-        watch.observe(101, 5);
+        watch.observe(101, 5, Instant::now());
         assert_eq!(group.in_flight(), 10);
         drop(watch);
         assert_eq!(group.in_flight(), 15);
         assert_eq!(published.load(Ordering::Relaxed), 0);
+    }
+
+    /// The silence hook's schedule: due `after` from the first tick that saw the stall, then every
+    /// `after`; reset by a reply; never with `Duration::MAX`.
+    #[test]
+    fn stall_watch_reports_silence_on_schedule() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // (time in ms, reply counter, unanswered); the stall starts at the tick at 10 ms.
+        let ticks: [(u64, u64, usize); 9] = [
+            (0, 7, 3),
+            (10, 7, 3),  // stalled: reports due at 110
+            (100, 7, 3), // not yet
+            (110, 7, 3), // report 1, next due at 210
+            (200, 7, 3),
+            (215, 7, 4), // report 2, next due at 315
+            (300, 8, 4), // a reply: the stall is over
+            (310, 8, 4), // a new stall: due at 410
+            (409, 8, 4),
+        ];
+        for (after, expected) in [
+            (Duration::from_millis(100), vec![110, 215]),
+            (Duration::MAX, vec![]),
+        ] {
+            let calls: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
+            let now = Arc::new(std::sync::Mutex::new(0));
+            let hook = {
+                let (calls, now) = (calls.clone(), now.clone());
+                SilenceHook::new(after, move || {
+                    calls.lock().unwrap().push(*now.lock().unwrap())
+                })
+            };
+            let withdrawn = AtomicUsize::new(0);
+            let mut watch = StallWatch::new(ConnectionGroup::new(), &withdrawn, Some(hook));
+            for (at, replies, unanswered) in ticks {
+                *now.lock().unwrap() = at;
+                watch.observe(replies, unanswered, ms(at));
+            }
+            assert_eq!(*calls.lock().unwrap(), expected, "after {after:?}");
+        }
     }
 
     /// Regression: durations and deadlines too far out for the tick clock wrapped around when cast

@@ -118,6 +118,8 @@ impl Dedicated {
         // it; nor is its one caller part of the shared connections' batching (the woken-callers
         // count). See `ConnectionGroup`.
         config.group = crate::group::ConnectionGroup::new();
+        // A blocking command's silence is what it was sent for, not a hung server.
+        config.on_silence = None;
         // Slots for this call's commands only: the pool is allocated at connect, and a shared
         // connection's default (2048 slots, about 350 KiB) per blocked caller would make a thousand
         // waiting `BLPOP`s cost hundreds of MiB.

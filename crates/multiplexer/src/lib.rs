@@ -64,7 +64,7 @@ mod task;
 
 #[cfg(not(loom))]
 pub use crate::{
-    config::{ConnectionConfig, Protocol, ProtocolVersion},
+    config::{ConnectionConfig, Protocol, ProtocolVersion, SilenceHook},
     conn::deadline_after,
     dedicated::Dedicated,
     error::{Error, ErrorKind},

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer};
+use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer, SilenceHook};
 use resp_codec::Frame;
 use test_support::Server;
 use tokio::time::Instant;
@@ -227,6 +227,87 @@ async fn sigstop_times_out_bounded_then_recovers() {
             stats.disconnects, 0,
             "a hung server is not a lost connection: {stats:?}"
         );
+    })
+    .await;
+}
+
+/// The silence hook: called once a hung server has left a command unanswered for its `after`, then
+/// again every `after`, and no more once the server answers. A blocking command on a dedicated
+/// connection made from the same settings never calls it, nor does an idle connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_is_reported_until_it_answers() {
+    bounded(Duration::from_secs(60), async {
+        let server = start_server().await;
+        let after = Duration::from_millis(200);
+        let reports: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
+        let hook = {
+            let reports = reports.clone();
+            SilenceHook::new(after, move || reports.lock().unwrap().push(Instant::now()))
+        };
+        let config = ConnectionConfig::new(server.addr())
+            .command_timeout(Duration::from_secs(5))
+            .on_silence(hook);
+        let mux = Multiplexer::connect(config.clone()).await.unwrap();
+        mux.send(&cmd(["SET", "faults:silent", "v"])).await.unwrap();
+
+        // A BLPOP that blocks for 0.7 s, three times the hook's delay, while the shared connection idles.
+        let dedicated = multiplexer::Dedicated::new();
+        let popped = dedicated
+            .send(
+                config,
+                &cmd(["BLPOP", "faults:silent:none", "0.7"]),
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await;
+        assert!(matches!(popped, Ok(Frame::Null)), "{popped:?}");
+        assert!(
+            reports.lock().unwrap().is_empty(),
+            "a blocking command is not silence"
+        );
+
+        server.stop_signal();
+        let stopped = Instant::now();
+        let get = {
+            let mux = mux.clone();
+            tokio::spawn(async move { mux.send(&cmd(["GET", "faults:silent"])).await })
+        };
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        server.cont_signal();
+        let answered = get.await.unwrap();
+        let resumed = Instant::now();
+        assert_eq!(answered.unwrap(), bulk("v"));
+        // Two ticks to see the stall, then `after`; then every `after` (ticks of 10 ms, slack for a
+        // loaded machine).
+        let during: Vec<Duration> = reports
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|t| *t - stopped)
+            .collect();
+        assert!(
+            (3..=5).contains(&during.len()),
+            "reports at {during:?} into a 1 s stop"
+        );
+        assert!(
+            during[0] >= after && during[0] < after + Duration::from_millis(200),
+            "first report {:?}",
+            during[0]
+        );
+        for pair in during.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= after,
+                "reports closer than `after`: {during:?}"
+            );
+        }
+        // Answering again ends the reports, and a connection with nothing unanswered makes none.
+        tokio::time::sleep(after * 3).await;
+        let late = reports
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| **t > resumed)
+            .count();
+        assert_eq!(late, 0, "reports after the server answered again");
     })
     .await;
 }
