@@ -12,7 +12,7 @@ pub struct RouterConfig {
     /// `host:port` of one or more cluster nodes; any one that answers is enough.
     pub seeds: Vec<String>,
     /// Template for every node connection; `addr` is replaced per node, `readonly` is set when
-    /// `read_from_replicas` is on.
+    /// `read_from_replicas` is on, and `on_silence` is the router's own (see `refresh_after_silence`).
     pub connection: ConnectionConfig,
     /// Multiplexed connections per node.
     pub connections_per_node: usize,
@@ -28,6 +28,9 @@ pub struct RouterConfig {
     pub min_refresh_interval: Duration,
     /// Bound on one topology fetch from one node during a refresh.
     pub refresh_timeout: Duration,
+    /// A node that leaves commands unanswered this long makes the router refresh its topology, and
+    /// again after each further interval as long as it stays silent. `Duration::MAX` turns this off.
+    pub refresh_after_silence: Duration,
     /// First pause before retrying a refused command or an unsent one.
     pub retry_backoff_min: Duration,
     /// Cap of the retry pause.
@@ -62,6 +65,13 @@ impl RouterConfig {
             // A healthy node answers CLUSTER SHARDS in well under a millisecond; one second rides out
             // a loaded machine while a hung (SIGSTOPped) node cannot stall the refresh.
             refresh_timeout: Duration::from_secs(1),
+            // A hung master (stopped, partitioned) sends no MOVED and closes nothing; the cluster fails
+            // it over after cluster-node-timeout (15 s by default, 1 s in tests) plus an election, and
+            // without this the client would learn of it only from a command's deadline (5 s by
+            // default) and keep sending new commands to the dead node until then. Every second: the
+            // promotion is seen within about a second of happening, and a false alarm (a script or
+            // `KEYS` running for seconds) costs one cheap, rate-limited refresh per second.
+            refresh_after_silence: Duration::from_secs(1),
             // TRYAGAIN during a migration clears in milliseconds; start small.
             retry_backoff_min: Duration::from_millis(10),
             // CLUSTERDOWN after a master crash lasts 0.6-1.1 s: polling every <= 200 ms resumes within

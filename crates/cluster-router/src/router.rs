@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cluster_topology::{NodeAddr, Redirect, Topology, choose_view};
+use futures_util::StreamExt;
 use futures_util::future::{join, join_all, join3};
+use futures_util::stream::FuturesUnordered;
 use hash_slot::Slot;
-use multiplexer::{ConnectionConfig, Dedicated, Multiplexer, Pool};
+use multiplexer::{ConnectionConfig, Dedicated, Multiplexer, Pool, SilenceHook};
 use resp_codec::{EncodedCommand, Frame};
 use smallvec::SmallVec;
 use tokio::sync::OnceCell;
@@ -596,7 +598,17 @@ impl Inner {
             return Err(Fail::not_sent(Inner::closed_error()));
         }
         let connect = node.pool.get_or_try_init(|| async {
-            let cfg = self.config.node_connection(&node.key);
+            let mut cfg = self.config.node_connection(&node.key);
+            // Weak: a pool's tasks may outlive the router by a close's grace.
+            let gate = Arc::downgrade(&self.gate);
+            cfg.on_silence = Some(SilenceHook::new(
+                self.config.refresh_after_silence,
+                move || {
+                    if let Some(gate) = gate.upgrade() {
+                        gate.request();
+                    }
+                },
+            ));
             Pool::connect(cfg, self.config.connections_per_node)
                 .await
                 .map_err(Fail::from_mux)
@@ -702,18 +714,39 @@ impl Inner {
             .await;
     }
 
+    /// Asks `nodes` for their views in parallel, until `deadline` or until one view has a majority of
+    /// `nodes`: the others cannot change what `choose_view` picks then, and a hung node in the sample
+    /// would otherwise hold every refresh for `refresh_timeout`, just when a refresh is most needed
+    /// (finding its successor). The views come back in the order of `nodes`, which `choose_view` uses
+    /// to break ties.
     async fn fetch_views(&self, nodes: &[Arc<NodeHandle>], deadline: Instant) -> Vec<Topology> {
-        let fetches = nodes.iter().map(|h| async move {
-            let pool = self.pool(h, deadline).await.map_err(|f| f.err)?;
-            tokio::time::timeout_at(deadline, fetch_topology(pool, h.addr.host(), deadline))
-                .await
-                .map_err(|_| Error::new(ErrorKind::Timeout, "topology fetch"))?
-        });
-        join_all(fetches)
-            .await
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect()
+        let mut fetches: FuturesUnordered<_> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| async move {
+                let fetched = async {
+                    let pool = self.pool(h, deadline).await.map_err(|f| f.err)?;
+                    tokio::time::timeout_at(deadline, fetch_topology(pool, h.addr.host(), deadline))
+                        .await
+                        .map_err(|_| Error::new(ErrorKind::Timeout, "topology fetch"))?
+                };
+                (i, fetched.await)
+            })
+            .collect();
+        let mut views: Vec<(usize, Topology)> = Vec::with_capacity(nodes.len());
+        while let Some((i, fetched)) = fetches.next().await {
+            let Ok(view) = fetched else { continue };
+            let agreeing = 1 + views
+                .iter()
+                .filter(|(_, v)| v.fingerprint() == view.fingerprint())
+                .count();
+            views.push((i, view));
+            if agreeing * 2 > nodes.len() {
+                break;
+            }
+        }
+        views.sort_by_key(|(i, _)| *i);
+        views.into_iter().map(|(_, view)| view).collect()
     }
 
     // ---- routing ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cluster_router::{ErrorKind, Router, SendOptions};
+use cluster_router::{ErrorKind, Router, RouterConfig, SendOptions};
 use hash_slot::Slot;
 use rand::Rng;
 use resp_codec::Frame;
@@ -165,6 +165,32 @@ async fn wait_recovered(router: &Router, key: &str, give_up: Duration) -> Option
     None
 }
 
+/// Starts a SET on `key` every 20 ms, each with the router's default deadline, until one succeeds;
+/// returns when the first success came. Unlike [`wait_recovered`], no call here times out early, so
+/// nothing but the router itself can ask for a refresh.
+async fn first_fresh_success(router: &Router, key: &str, give_up: Duration) -> Option<Instant> {
+    let end = Instant::now() + give_up;
+    let done: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let mut probes = Vec::new();
+    while Instant::now() < end && done.lock().unwrap().is_none() {
+        let (router, key, done) = (router.clone(), key.to_owned(), done.clone());
+        probes.push(tokio::spawn(async move {
+            let r = router
+                .send(&cmd(["SET", key.as_str(), "1"]), &router.options())
+                .await;
+            if let Ok(Frame::SimpleString(_)) = r {
+                let mut done = done.lock().unwrap();
+                let now = Instant::now();
+                *done = Some(done.map_or(now, |d| d.min(now)));
+            }
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The probes still waiting on the stopped node end by their deadlines; the caller need not wait.
+    drop(probes);
+    *done.lock().unwrap()
+}
+
 #[test]
 fn failover_under_load_recovers_by_itself() {
     let spec = ClusterSpec {
@@ -312,8 +338,9 @@ fn failover_under_load_recovers_by_itself() {
         // 2. Fast variant on another shard (another replica, so no double election):
         //    SIGSTOP the master, CLUSTER FAILOVER TAKEOVER on its replica, and SIGCONT only once the
         //    client has recovered. Until then the hung master's connection stays up and answers nothing:
-        //    no MOVED, no connection error, no CLUSTERDOWN; only the refresh that the timeouts ask for
-        //    tells the client (regression: it waited for the periodic check, 30 s).
+        //    no MOVED, no connection error, no CLUSTERDOWN. Every call uses the default 5 s deadline, so
+        //    only the refresh that the node's silence asks for (after 1 s) tells the client in time
+        //    (regressions: it waited for the periodic check, 30 s; then for the first timeout, 5 s).
         let load = start_load(&router, keys.clone(), 32);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let t1 = Instant::now();
@@ -329,14 +356,15 @@ fn failover_under_load_recovers_by_itself() {
         .await
         .expect("join")
         .expect("takeover");
-        let recovered = wait_recovered(&router, &hang_key, Duration::from_secs(10)).await;
+        let recovered = first_fresh_success(&router, &hang_key, Duration::from_secs(10)).await;
         let c3 = c.clone();
         tokio::task::spawn_blocking(move || c3.node(hang).cont_signal())
             .await
             .expect("join");
         let recovered = recovered.expect("recovers while the old master is still stopped");
-        // One command timeout (the probe's 500 ms), the refresh's coalescing and interval (50 + 250 ms)
-        // and the sampled nodes' fetch, with headroom for a loaded machine.
+        // The silence report (1 s after the load's first unanswered call, made before the takeover), the
+        // refresh's coalescing and interval (50 + 250 ms) and the sampled nodes' fetch, with headroom
+        // for a loaded machine.
         assert!(
             recovered.saturating_duration_since(took_over) <= Duration::from_secs(3),
             "recovered {:?} after the takeover",
@@ -411,7 +439,12 @@ fn a_hung_node_slows_only_its_own_slots() {
     let seeds = cluster.seed_addrs();
     let c = cluster.clone();
     run(Duration::from_secs(60), async move {
-        let router = connect(seeds).await;
+        let router = connect(seeds.clone()).await;
+        // A second router whose refreshes would wait 5 s for the stopped node. Every node is in its
+        // sample (three nodes, a sample of three), so each refresh meets the stopped one.
+        let mut config = RouterConfig::new(seeds);
+        config.refresh_timeout = Duration::from_secs(5);
+        let watcher = Router::connect(config).await.expect("second router");
         let timeout = Duration::from_secs(1);
         let stop = Arc::new(AtomicBool::new(false));
         let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
@@ -443,9 +476,21 @@ fn a_hung_node_slows_only_its_own_slots() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         latencies.lock().unwrap().clear();
         c.node(stopped).stop_signal();
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let refreshes_before = watcher.stats().refreshes;
+        let asked_until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < asked_until {
+            watcher.request_refresh();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let refreshes = watcher.stats().refreshes - refreshes_before;
         let mut during = std::mem::take(&mut *latencies.lock().unwrap());
         c.node(stopped).cont_signal();
+        // Two nodes that agree are a majority of three: a refresh does not wait for the third (regression:
+        // each one waited out its 5 s fetch timeout). 50 + 250 ms apart by default, so about 6 in 2 s.
+        assert!(
+            refreshes >= 4,
+            "{refreshes} refreshes in 2 s with a node stopped"
+        );
         let back = wait_recovered(&router, &mine[0], Duration::from_secs(5)).await;
         stop.store(true, Ordering::Relaxed);
         for t in tasks {
