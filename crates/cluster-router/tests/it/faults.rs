@@ -407,6 +407,64 @@ fn failover_under_load_recovers_by_itself() {
             .await
             .expect("GET");
         assert_eq!(value(&got), Some(b"2".to_vec()));
+
+        // 3. A manual failover (`CLUSTER FAILOVER` on the third shard's replica, as a rolling upgrade
+        //    does) and 4. the crashed master restarted (it rejoins as a replica, after claiming its old
+        //    slots for a moment), both under load: no caller sees an error. The old master of step 3
+        //    pauses its clients and then answers MOVED; nothing is refused or lost.
+        let calm = masters[2];
+        let calm_replica = cluster.replicas_of(calm).expect("replicas")[0];
+        let moved_before = router.stats().moved;
+        let load = start_load(&router, keys.clone(), 32);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c3 = c.clone();
+        tokio::task::spawn_blocking(move || {
+            c3.failover(calm_replica, "", Duration::from_secs(10))
+        })
+        .await
+        .expect("join")
+        .expect("manual failover");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c3 = c.clone();
+        tokio::task::spawn_blocking(move || {
+            c3.restart(crash)?;
+            c3.wait_ok(Duration::from_secs(10))
+        })
+        .await
+        .expect("join")
+        .expect("old master rejoins");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (failures, hangs, counts) = load.finish().await;
+        for (k, (a, m)) in counts {
+            let e = total.entry(k).or_insert((0, 0));
+            e.0 += a;
+            e.1 += m;
+        }
+        assert_no_duplicates(&router, &total).await;
+        let stats = router.stats();
+        eprintln!(
+            "manual failover and restart: {} failures (first: {:?}), {} MOVED",
+            failures.len(),
+            failures.first().map(|f| &f.what),
+            stats.moved - moved_before
+        );
+        assert_eq!(hangs, 0);
+        assert!(failures.is_empty(), "errors reached callers: {failures:?}");
+        assert!(
+            stats.moved > moved_before,
+            "the old master's MOVED replies were followed"
+        );
+        assert_eq!(
+            c.node(crash).role().expect("role"),
+            Role::Replica,
+            "the restarted master rejoined as a replica"
+        );
+        // The view the router ends with is the cluster's: masters serving slots are the promoted ones.
+        let mut want: Vec<String> = c.masters().iter().map(|n| n.addr()).collect();
+        let mut got = router.masters();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
     });
 }
 
