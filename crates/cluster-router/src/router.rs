@@ -1314,7 +1314,7 @@ impl Inner {
                     Some(cmd) => vec![pool.send_by(cmd, opts.deadline).await],
                     None => Vec::new(),
                 },
-                Ok(pool) => pool.send_batch(&batch, opts.deadline).await,
+                Ok(pool) => pool.send_pipeline(&batch, opts.deadline).await,
                 Err(fail) => {
                     let mut out = Vec::with_capacity(batch.len());
                     let mut waited = false;

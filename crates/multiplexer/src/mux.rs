@@ -83,7 +83,9 @@ impl Multiplexer {
     }
 
     /// All commands enter the connection as one unit, written back to back with nothing from another
-    /// task between them (ASKING + command, pipelines, MULTI..EXEC). One result per command, in order.
+    /// task between them (ASKING + command, MULTI..EXEC). One result per command, in order.
+    /// A batch needs a response slot per command, all at once: one larger than the slot pool
+    /// (`max_in_flight + max_queued`) fails whole with `Busy`; see [`Multiplexer::send_pipeline`].
     pub async fn send_batch<C: Borrow<EncodedCommand>>(
         &self,
         cmds: &[C],
@@ -121,6 +123,30 @@ impl Multiplexer {
         while let Some(&slot) = pending.slots.get(pending.next) {
             pending.next += 1;
             out.push(ReplyFuture::new(shared, slot, deadline, true).await);
+        }
+        out
+    }
+
+    /// Commands written in order on this connection, any number of them: a pipeline. One result per
+    /// command, in order.
+    ///
+    /// Up to the slot pool's size (`max_in_flight + max_queued`) this is [`Multiplexer::send_batch`].
+    /// A longer pipeline goes in parts of half the pool, each sent once the one before is answered:
+    /// half, so that other callers still find slots meanwhile. Other callers' commands may then be
+    /// written between two parts, so a MULTI..EXEC must go through `send_batch`. Parts are independent:
+    /// a part that fails (connection lost, deadline passed) does not stop the next from being tried.
+    pub async fn send_pipeline<C: Borrow<EncodedCommand>>(
+        &self,
+        cmds: &[C],
+        deadline: Instant,
+    ) -> Vec<Result<Frame, Error>> {
+        let pool = self.shared().slots.capacity();
+        if cmds.len() <= pool {
+            return self.send_batch(cmds, deadline).await;
+        }
+        let mut out = Vec::with_capacity(cmds.len());
+        for part in cmds.chunks((pool / 2).max(1)) {
+            out.extend(self.send_batch(part, deadline).await);
         }
         out
     }
@@ -334,6 +360,18 @@ impl Pool {
         deadline: Instant,
     ) -> impl Future<Output = Result<Frame, Error>> + 'a {
         send_one(Target::Pool(self), cmd, deadline)
+    }
+
+    /// [`Multiplexer::send_pipeline`] on the next connection (every command on that one connection).
+    pub async fn send_pipeline<C: Borrow<EncodedCommand>>(
+        &self,
+        cmds: &[C],
+        deadline: Instant,
+    ) -> Vec<Result<Frame, Error>> {
+        match self.get() {
+            Some(c) => c.send_pipeline(cmds, deadline).await,
+            None => vec![Err(Error::new(ErrorKind::Closed)); cmds.len()],
+        }
     }
 
     /// [`Multiplexer::send_batch`] on the next connection (the whole batch on one connection).

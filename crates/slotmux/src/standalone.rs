@@ -102,7 +102,7 @@ impl Standalone {
         {
             return self
                 .pool
-                .send_batch(cmds, deadline)
+                .send_pipeline(cmds, deadline)
                 .await
                 .into_iter()
                 .map(|r| r.map_err(from_mux))
@@ -133,7 +133,7 @@ impl Standalone {
             if shared.is_empty() {
                 Vec::new()
             } else {
-                self.pool.send_batch(&shared, deadline).await
+                self.pool.send_pipeline(&shared, deadline).await
             }
         };
         let blocking = futures_util::future::join_all(

@@ -126,6 +126,61 @@ async fn batches_back_to_back() {
     .await;
 }
 
+/// A batch larger than the slot pool fails whole with `Busy` and sends nothing; a pipeline of any
+/// length goes in parts and returns every reply in order, while other callers keep being served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_longer_than_the_slot_pool_goes_in_parts() {
+    bounded(Duration::from_secs(30), async {
+        let mux = Multiplexer::connect(
+            ConnectionConfig::new(test_support::shared_server().addr())
+                .max_in_flight(64)
+                .max_queued(64),
+        )
+        .await
+        .unwrap();
+        let soon = || Instant::now() + Duration::from_secs(10);
+        let key = "basic:long-pipeline";
+        mux.send(&cmd(["DEL", key])).await.unwrap();
+        let incrs: Vec<EncodedCommand> = (0..129).map(|_| cmd(["INCR", key])).collect();
+        let refused = mux.send_batch(&incrs, soon()).await;
+        assert!(
+            refused.iter().all(|r| r
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::Busy && !e.may_have_been_sent())),
+            "{:?}",
+            refused.first()
+        );
+        assert_eq!(mux.send(&cmd(["GET", key])).await.unwrap(), Frame::Null);
+
+        let incrs: Vec<EncodedCommand> = (0..5000).map(|_| cmd(["INCR", key])).collect();
+        let other = {
+            let mux = mux.clone();
+            tokio::spawn(async move {
+                let mut served = 0;
+                for _ in 0..200 {
+                    mux.send(&cmd(["PING"]))
+                        .await
+                        .expect("another caller is served");
+                    served += 1;
+                }
+                served
+            })
+        };
+        let replies = mux.send_pipeline(&incrs, soon()).await;
+        let counts: Vec<i64> = replies
+            .into_iter()
+            .map(|r| match r {
+                Ok(Frame::Integer(n)) => n,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(counts, (1..=5000).collect::<Vec<i64>>());
+        assert_eq!(other.await.unwrap(), 200);
+        assert_eq!(mux.in_flight(), 0);
+    })
+    .await;
+}
+
 /// AUTH inside HELLO, SETNAME, SELECT, READONLY-less set-up; wrong password is a Setup error with the
 /// server's text; RESP2 mode uses AUTH + CLIENT SETNAME.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -207,22 +207,11 @@ fn clones_share_connections_and_close() {
     });
 }
 
-/// Builders for the shared server and the shared cluster, with their names. Called outside the
-/// runtime: the first call starts the servers, which blocks.
-fn server_and_cluster() -> [(&'static str, slotmux::ClientBuilder); 2] {
-    let standalone = test_support::shared_server().url();
-    let seeds = test_support::shared_cluster().seed_addrs();
-    [
-        ("standalone", Client::builder().url(&standalone)),
-        ("cluster", Client::builder().nodes(seeds)),
-    ]
-}
-
 /// Regression: `Duration::MAX`, the natural way to say "no limit" (a `BLPOP k 0`), panicked in
 /// `Instant + Duration` wherever a deadline was built from it.
 #[test]
 fn timeouts_of_duration_max_mean_no_limit() {
-    let targets = server_and_cluster();
+    let targets = crate::server_and_cluster();
     run(Duration::from_secs(30), async move {
         for (what, builder) in targets {
             let c = builder
@@ -265,7 +254,7 @@ fn timeouts_of_duration_max_mean_no_limit() {
 /// where a command may have lost its connection to another's reply), and the client carries on.
 #[test]
 fn a_reply_over_max_reply_bytes_is_a_protocol_error() {
-    let targets = server_and_cluster();
+    let targets = crate::server_and_cluster();
     run(Duration::from_secs(30), async move {
         for (what, builder) in targets {
             // Asking for less gives the floor, 4 MiB; the list is 6.4 MiB.

@@ -86,3 +86,14 @@ fn client_is_clone_send_sync() {
     assert_traits::<slotmux::Value>();
     assert_traits::<slotmux::Pipeline>();
 }
+
+/// Builders for the shared server and the shared cluster, with their names. Called outside the
+/// runtime: the first call starts the servers, which blocks.
+pub(crate) fn server_and_cluster() -> [(&'static str, slotmux::ClientBuilder); 2] {
+    let standalone = test_support::shared_server().url();
+    let seeds = test_support::shared_cluster().seed_addrs();
+    [
+        ("standalone", Client::builder().url(&standalone)),
+        ("cluster", Client::builder().nodes(seeds)),
+    ]
+}

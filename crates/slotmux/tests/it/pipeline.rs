@@ -72,3 +72,57 @@ fn pipelines_are_reusable_and_ordered() {
         c.del(&k).await.expect("clean up");
     });
 }
+
+/// A pipeline longer than a connection's slot pool (2048 by default): 20,000 INCRs of one key (one
+/// node) and 20,000 SETs and GETs over every slot, each reply in its place, on one server and a
+/// cluster (regression: the batch failed whole with `Busy`, and the cluster retried it one by one).
+#[test]
+fn a_pipeline_longer_than_the_slot_pool_keeps_its_order() {
+    let targets = crate::server_and_cluster();
+    run(Duration::from_secs(60), async move {
+        for (what, builder) in targets {
+            let c = builder.build().await.expect(what);
+            let k = key(&format!("long-pipeline:{what}"));
+            c.del(&k).await.expect("clean up");
+            let incrs = (0..20_000).fold(Pipeline::new(), |p, _| p.cmd(Cmd::new("INCR").arg(&k)));
+            let got: Vec<i64> = c
+                .pipeline(&incrs)
+                .await
+                .expect(what)
+                .into_iter()
+                .map(|r| match r {
+                    Ok(Value::Int(n)) => n,
+                    other => panic!("{what}: INCR reply {other:?}"),
+                })
+                .collect();
+            assert_eq!(got, (1..=20_000).collect::<Vec<i64>>(), "{what}");
+
+            let keys: Vec<String> = (0..10_000)
+                .map(|i| key(&format!("long-pipeline:{what}:{i}")))
+                .collect();
+            let mut p = Pipeline::new();
+            for (i, k) in keys.iter().enumerate() {
+                p = p.cmd(Cmd::new("SET").arg(k).arg(i));
+            }
+            for k in &keys {
+                p = p.cmd(Cmd::new("GET").arg(k));
+            }
+            let replies = c.pipeline(&p).await.expect(what);
+            assert_eq!(replies.len(), 20_000);
+            for (i, r) in replies.into_iter().enumerate() {
+                let r = r.unwrap_or_else(|e| panic!("{what}: command {i}: {e}"));
+                if i < 10_000 {
+                    assert_eq!(
+                        r,
+                        Value::Status(Bytes::from_static(b"OK")),
+                        "{what}: SET {i}"
+                    );
+                } else {
+                    let n = (i - 10_000).to_string();
+                    assert_eq!(r, Value::Bulk(Bytes::from(n)), "{what}: GET {i}");
+                }
+            }
+            c.del(&k).await.expect("clean up");
+        }
+    });
+}
