@@ -418,12 +418,10 @@ fn failover_under_load_recovers_by_itself() {
         let load = start_load(&router, keys.clone(), 32);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let c3 = c.clone();
-        tokio::task::spawn_blocking(move || {
-            c3.failover(calm_replica, "", Duration::from_secs(10))
-        })
-        .await
-        .expect("join")
-        .expect("manual failover");
+        tokio::task::spawn_blocking(move || c3.failover(calm_replica, "", Duration::from_secs(10)))
+            .await
+            .expect("join")
+            .expect("manual failover");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let c3 = c.clone();
         tokio::task::spawn_blocking(move || {
@@ -449,7 +447,12 @@ fn failover_under_load_recovers_by_itself() {
             stats.moved - moved_before
         );
         assert_eq!(hangs, 0);
-        assert!(failures.is_empty(), "errors reached callers: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "{} errors reached callers, first {:?}",
+            failures.len(),
+            failures.first()
+        );
         assert!(
             stats.moved > moved_before,
             "the old master's MOVED replies were followed"
@@ -567,5 +570,98 @@ fn a_hung_node_slows_only_its_own_slots() {
             during.len()
         );
         assert!(p99 < timeout / 4, "p99 on healthy shards {p99:?}");
+    });
+}
+
+/// A master reloading its dataset (`DEBUG RELOAD`, slowed with `key-load-delay`) answers `-LOADING` for
+/// about a second: the router retries the refused commands, and callers with the default deadline see
+/// only their replies, for the loading shard and the others alike.
+#[test]
+fn a_loading_master_delays_its_commands_without_failing_them() {
+    let spec = ClusterSpec {
+        masters: 3,
+        replicas_per_master: 0,
+        // Well above the reload, so the cluster does not mark the busy node as failing.
+        node_timeout_ms: 6000,
+        base_port: None,
+    };
+    let cluster =
+        Arc::new(Cluster::start_with(spec, &[("enable-debug-command", "yes")]).expect("cluster"));
+    let loading = 0usize;
+    let keyed = keys_by_owner(&cluster, 3000);
+    let keys: Arc<Vec<String>> = Arc::new(keyed.iter().map(|(k, _)| k.clone()).collect());
+    let seeds = cluster.seed_addrs();
+    let c = cluster.clone();
+    run(Duration::from_secs(60), async move {
+        let router = connect(seeds).await;
+        let mut total: HashMap<String, (i64, i64)> = HashMap::new();
+        // Enough keys on the node that reloading them at 100 µs each takes about a second.
+        let fill: Vec<_> = (0..30_000)
+            .map(|i| cmd(["SET".to_owned(), format!("fill:{i}"), "x".to_owned()]))
+            .collect();
+        let filled = router.pipeline(&fill, &router.options()).await;
+        let bad: Vec<_> = filled.iter().filter(|r| r.is_err()).collect();
+        assert!(
+            bad.is_empty(),
+            "{} failed, first {:?}",
+            bad.len(),
+            bad.first()
+        );
+        // The server answers other clients while loading only every so many bytes loaded (2 MiB by
+        // default, more than this whole dataset): make that every KiB.
+        c.node(loading)
+            .command(&[
+                "CONFIG",
+                "SET",
+                "key-load-delay",
+                "100",
+                "loading-process-events-interval-bytes",
+                "1024",
+            ])
+            .expect("CONFIG SET")
+            .ok()
+            .expect("key-load-delay");
+        let retries_before = router.stats().retries;
+        let load = start_load(&router, keys.clone(), 16);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let c2 = c.clone();
+        let reload =
+            tokio::task::spawn_blocking(move || c2.node(loading).command(&["DEBUG", "RELOAD"]));
+        // The server really refuses: a raw command during the reload gets LOADING.
+        let c2 = c.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            let end = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < end {
+                match c2.node(loading).command(&["GET", "fill:0"]) {
+                    Ok(test_support::Reply::Error(e)) if e.starts_with("LOADING") => return true,
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            false
+        })
+        .await
+        .expect("join");
+        reload
+            .await
+            .expect("join")
+            .expect("DEBUG RELOAD")
+            .ok()
+            .expect("reloaded");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (failures, hangs, counts) = load.finish().await;
+        total.extend(counts);
+        assert!(seen, "the node answered LOADING during the reload");
+        assert_eq!(hangs, 0);
+        assert!(
+            failures.is_empty(),
+            "{} errors reached callers, first {:?}",
+            failures.len(),
+            failures.first()
+        );
+        assert!(
+            router.stats().retries > retries_before,
+            "the refused commands were retried"
+        );
+        assert_no_duplicates(&router, &total).await;
     });
 }
