@@ -37,6 +37,9 @@ pub struct RouterConfig {
     pub retry_backoff_max: Duration,
     /// Deadline of a command when the caller gives none ([`crate::Router::options`]).
     pub default_timeout: Duration,
+    /// Connections open at once for blocking commands (one per call, over all nodes); a blocking call
+    /// beyond it waits for one to close, until its deadline ([`multiplexer::Dedicated::with_limit`]).
+    pub max_blocking_connections: usize,
 }
 
 impl RouterConfig {
@@ -81,6 +84,9 @@ impl RouterConfig {
             // CLUSTERDOWN for up to 1.1 s and promotes the replica 2.0-2.5 s after the crash, so a
             // command issued during the failover still succeeds within its deadline instead of failing fast.
             default_timeout: Duration::from_secs(5),
+            // See `multiplexer::DEFAULT_MAX_DEDICATED`: 1,000, a bound on what one client may take of
+            // a server's `maxclients` (10,000 by default).
+            max_blocking_connections: multiplexer::DEFAULT_MAX_DEDICATED,
         }
     }
 

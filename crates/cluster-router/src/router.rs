@@ -444,7 +444,7 @@ impl Inner {
             asking: EncodedCommand::from_args(["ASKING"]),
             multi: EncodedCommand::from_args(["MULTI"]),
             exec: EncodedCommand::from_args(["EXEC"]),
-            dedicated: Dedicated::new(),
+            dedicated: Dedicated::with_limit(config.max_blocking_connections),
             closed: AtomicBool::new(false),
             config,
         };

@@ -3,6 +3,8 @@
 use std::borrow::Borrow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use resp_codec::{EncodedCommand, Frame};
 use tokio::time::Instant;
 
@@ -22,9 +24,29 @@ use crate::mux::Multiplexer;
 /// has given up (or its client is closing), and a blocking command written after that, or left live
 /// on the server (a `BLPOP` past its caller's deadline), would take an element nobody receives. So
 /// nothing queued is written after the close, and the socket closes as soon as the writer runs.
-#[derive(Clone, Debug, Default)]
+///
+/// At most a set number are open at once ([`Dedicated::with_limit`]); a call beyond it waits for one
+/// to close, first come first served, until its deadline.
+#[derive(Clone, Debug)]
 pub struct Dedicated {
     inner: Arc<Mutex<State>>,
+    /// One permit per connection that may be open; closed by [`Dedicated::close`].
+    permits: Arc<Semaphore>,
+}
+
+/// The default bound on open dedicated connections ([`Dedicated::new`]).
+///
+/// Redis accepts 10,000 clients per server by default (`maxclients`), shared by every process that
+/// uses it, and a rejected connection fails the shared connections' reconnects too. A client that
+/// opened one connection per waiting `BLPOP` without bound could take all of them; a thousand leaves
+/// room for several such clients per server, and is more concurrent blocking calls than a service
+/// usually has (each one holds a task and a socket).
+pub const DEFAULT_MAX_DEDICATED: usize = 1000;
+
+impl Default for Dedicated {
+    fn default() -> Dedicated {
+        Dedicated::with_limit(DEFAULT_MAX_DEDICATED)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -39,9 +61,19 @@ struct State {
 }
 
 impl Dedicated {
-    /// An empty set.
+    /// An empty set of at most [`DEFAULT_MAX_DEDICATED`] open connections.
     pub fn new() -> Dedicated {
         Dedicated::default()
+    }
+
+    /// An empty set of at most `max_open` open connections (at least one). A call that finds them all
+    /// in use waits for one to close until its deadline, then fails with [`ErrorKind::Busy`], never
+    /// sent.
+    pub fn with_limit(max_open: usize) -> Dedicated {
+        Dedicated {
+            inner: Arc::default(),
+            permits: Arc::new(Semaphore::new(max_open.clamp(1, Semaphore::MAX_PERMITS))),
+        }
     }
 
     /// Opens a connection with `config` (within `deadline`), sends `cmds` on it as one batch, and closes it.
@@ -89,6 +121,8 @@ impl Dedicated {
     /// just before), [`ErrorKind::Closed`] for one not yet written (none is written after the close, but for
     /// one the writer had already taken from its queue when the close landed: a window of microseconds).
     pub fn close(&self) {
+        // Callers waiting for a connection fail with `Closed`.
+        self.permits.close();
         let open = {
             let mut state = self.state();
             state.closed = true;
@@ -113,6 +147,18 @@ impl Dedicated {
         if self.state().closed {
             return Err(Error::new(ErrorKind::Closed));
         }
+        let permit = match tokio::time::timeout_at(deadline, self.permits.clone().acquire_owned())
+            .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(Error::new(ErrorKind::Closed)),
+            Err(_) => {
+                return Err(Error::with_message(
+                    ErrorKind::Busy,
+                    "every dedicated connection (for blocking commands) stayed in use until the deadline",
+                ));
+            }
+        };
         // A group of its own, whatever group the caller's configuration carries: a blocked command
         // is no load, and counted with the shared connections it would make their writers hold for
         // it; nor is its one caller part of the shared connections' batching (the woken-callers
@@ -150,6 +196,7 @@ impl Dedicated {
             owner: self,
             id,
             mux,
+            _permit: permit,
         })
     }
 }
@@ -160,6 +207,8 @@ struct OpenGuard<'a> {
     owner: &'a Dedicated,
     id: u64,
     mux: Multiplexer,
+    /// Returned when the guard drops, after the connection is closed and forgotten.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for OpenGuard<'_> {

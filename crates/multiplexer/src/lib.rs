@@ -66,7 +66,7 @@ mod task;
 pub use crate::{
     config::{ConnectionConfig, Protocol, ProtocolVersion, SilenceHook},
     conn::deadline_after,
-    dedicated::Dedicated,
+    dedicated::{DEFAULT_MAX_DEDICATED, Dedicated},
     error::{Error, ErrorKind},
     group::ConnectionGroup,
     mux::{Multiplexer, Pool},

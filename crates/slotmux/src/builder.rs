@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     pub(crate) wait_for_reconnect: Option<bool>,
     pub(crate) read_from_replicas: Option<bool>,
     pub(crate) max_redirects: Option<u32>,
+    pub(crate) max_blocking_connections: Option<usize>,
     /// A bad URL is reported by [`build`](ClientBuilder::build), so the setters stay chainable.
     pub(crate) invalid: Option<String>,
 }
@@ -154,6 +155,16 @@ impl ClientBuilder {
     /// 4 MiB, so that the client's own replies (`COMMAND`, `CLUSTER SHARDS`) still fit.
     pub fn max_reply_bytes(mut self, n: usize) -> ClientBuilder {
         self.max_reply_bytes = Some(n);
+        self
+    }
+
+    /// Connections open at once for blocking commands (`BLPOP`, `XREAD ... BLOCK`, ...), each of which
+    /// gets a connection of its own for the call (default 1,000, at least 1). A blocking call that
+    /// finds them all in use waits for one until its deadline, then fails with [`ErrorKind::Busy`]
+    /// without having been sent. The bound keeps a burst of blocking calls from taking a large share
+    /// of the server's `maxclients` (10,000 by default, shared by every client of the server).
+    pub fn max_blocking_connections(mut self, n: usize) -> ClientBuilder {
+        self.max_blocking_connections = Some(n);
         self
     }
 

@@ -148,7 +148,12 @@ impl Client {
         };
         let (backend, command_timeout) = match standalone {
             Some(pool) => (
-                Backend::Standalone(Standalone::new(pool, config)),
+                Backend::Standalone(Standalone::new(
+                    pool,
+                    config,
+                    b.max_blocking_connections
+                        .unwrap_or(multiplexer::DEFAULT_MAX_DEDICATED),
+                )),
                 command_timeout,
             ),
             None => {
@@ -172,6 +177,9 @@ impl Client {
                 }
                 if let Some(n) = b.max_redirects {
                     rc.max_redirects = n;
+                }
+                if let Some(n) = b.max_blocking_connections {
+                    rc.max_blocking_connections = n;
                 }
                 let router = cluster_router::Router::connect(rc)
                     .await

@@ -30,13 +30,13 @@ struct Rest {
 }
 
 impl Standalone {
-    pub(crate) fn new(pool: Pool, config: ConnectionConfig) -> Standalone {
+    pub(crate) fn new(pool: Pool, config: ConnectionConfig, max_blocking: usize) -> Standalone {
         Standalone {
             pool,
             rest: Box::new(Rest {
                 rules: CommandRules::builtin(),
                 config,
-                dedicated: Dedicated::new(),
+                dedicated: Dedicated::with_limit(max_blocking),
                 multi: EncodedCommand::from_args(["MULTI"]),
                 exec: EncodedCommand::from_args(["EXEC"]),
             }),

@@ -354,7 +354,8 @@ async fn dropping_the_last_handle_ends_the_tasks() {
 async fn dedicated_connections_are_counted_and_close_with_their_owner() {
     bounded(Duration::from_secs(20), async {
         let config = ConnectionConfig::new(test_support::shared_server().addr());
-        let dedicated = multiplexer::Dedicated::new();
+        // One at a time: a second blocking call waits for the first's connection.
+        let dedicated = multiplexer::Dedicated::with_limit(1);
         let soon = || Instant::now() + Duration::from_secs(5);
 
         // One call, one connection, closed after it.
@@ -383,8 +384,26 @@ async fn dedicated_connections_are_counted_and_close_with_their_owner() {
             })
         };
         crate::eventually(|| dedicated.open() == 1).await;
+        let waiting = {
+            let (dedicated, config) = (dedicated.clone(), config.clone());
+            tokio::spawn(async move {
+                let blpop = cmd(["BLPOP", "basic:dedicated:none", "10"]);
+                dedicated
+                    .send(config, &blpop, Instant::now() + Duration::from_secs(15))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            dedicated.open(),
+            1,
+            "the second call waits for the first's connection"
+        );
         let started = Instant::now();
         dedicated.clone().close();
+        // The waiting call was never sent.
+        let err = waiting.await.expect("join").expect_err("closed");
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err:?}");
         let err = blocked.await.expect("join").expect_err("closed");
         // Written by now, almost always; a close that wins the race with the write finds it unsent.
         assert!(

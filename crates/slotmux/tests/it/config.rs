@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use slotmux::{Client, Cmd, ErrorKind, Protocol};
 use test_support::Server;
+use tokio::time::Instant;
 
 use crate::{check, run};
 
@@ -318,6 +319,91 @@ fn a_reply_over_max_reply_bytes_is_a_protocol_error() {
             };
             assert_eq!(first.len(), 10, "{what}");
             check(what, c.query::<i64>(Cmd::new("DEL").arg(&list)).await, 1);
+        }
+    });
+}
+
+/// `max_blocking_connections`: with one allowed, a second blocking call waits for the first to end
+/// (first come, first served) and fails with `Busy`, never sent, if its deadline comes first; on one
+/// server and on a cluster.
+#[test]
+fn blocking_calls_beyond_the_bound_wait_for_a_connection() {
+    let targets = crate::server_and_cluster();
+    run(Duration::from_secs(60), async move {
+        for (what, builder) in targets {
+            let c = builder
+                .max_blocking_connections(1)
+                .build()
+                .await
+                .expect(what);
+            let first = crate::key(&format!("blocking-bound:{what}:first"));
+            let third = crate::key(&format!("blocking-bound:{what}:third"));
+            let blpop = |list: &str, secs: u64| {
+                Cmd::new("BLPOP")
+                    .arg(list)
+                    .arg(secs)
+                    .timeout(Duration::from_secs(secs + 2))
+            };
+            let holder = {
+                let (c, cmd) = (c.clone(), blpop(&first, 5));
+                tokio::spawn(async move { c.query::<Option<(String, String)>>(cmd).await })
+            };
+            crate::eventually(Duration::from_secs(5), || {
+                c.stats().blocking_connections == 1
+            })
+            .await;
+
+            // Its deadline passes while the one connection is taken: Busy, and nothing reached the
+            // server (the list it would have popped keeps its element).
+            let second = crate::key(&format!("blocking-bound:{what}:second"));
+            c.query::<i64>(Cmd::new("RPUSH").arg(&second).arg("kept"))
+                .await
+                .expect("RPUSH");
+            let started = Instant::now();
+            let err = c
+                .query::<Option<(String, String)>>(
+                    Cmd::new("BLPOP")
+                        .arg(&second)
+                        .arg(1)
+                        .timeout(Duration::from_millis(300)),
+                )
+                .await
+                .expect_err("no connection for it");
+            assert_eq!(err.kind(), ErrorKind::Busy, "{what}: {err}");
+            assert!(
+                started.elapsed() >= Duration::from_millis(250),
+                "{what}: waited"
+            );
+            assert_eq!(
+                c.query::<i64>(Cmd::new("LLEN").arg(&second))
+                    .await
+                    .expect("LLEN"),
+                1,
+                "{what}: the refused BLPOP was not sent"
+            );
+
+            // A call with time to spare gets the connection once the first call ends.
+            let waiter = {
+                let (c, cmd) = (c.clone(), blpop(&third, 5));
+                tokio::spawn(async move { c.query::<Option<(String, String)>>(cmd).await })
+            };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(c.stats().blocking_connections, 1, "{what}: still one open");
+            c.query::<i64>(Cmd::new("RPUSH").arg(&first).arg("a"))
+                .await
+                .expect("RPUSH");
+            let got = holder.await.expect("join").expect("first BLPOP");
+            assert_eq!(got, Some((first.clone(), "a".to_owned())), "{what}");
+            crate::eventually(Duration::from_secs(5), || {
+                c.stats().blocking_connections == 1
+            })
+            .await;
+            c.query::<i64>(Cmd::new("RPUSH").arg(&third).arg("b"))
+                .await
+                .expect("RPUSH");
+            let got = waiter.await.expect("join").expect("third BLPOP");
+            assert_eq!(got, Some((third.clone(), "b".to_owned())), "{what}");
+            c.del(&second).await.expect("clean up");
         }
     });
 }
