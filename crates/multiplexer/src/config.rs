@@ -101,6 +101,17 @@ pub struct ConnectionConfig {
     /// group's other servers are busier (see [`ConnectionGroup`](crate::ConnectionGroup)). A clone
     /// pointed at another address counts as another server of the group.
     pub group: ConnectionGroup,
+    /// How long a connection may sit idle before TCP probes its peer (`SO_KEEPALIVE`, then three
+    /// probes a third of this apart), and, on Linux, how long written data may stay unacknowledged
+    /// (`TCP_USER_TIMEOUT`, twice this) before the connection is failed and reconnected. None leaves
+    /// the system's settings (no keepalive; about 15 minutes of retransmissions).
+    ///
+    /// A peer whose host went down, or that a partition cut off, sends nothing, not even a reset:
+    /// without these the socket looks healthy, an idle connection finds out only at its next
+    /// command, and a busy one keeps queueing commands behind unacknowledged writes for minutes
+    /// (ioredis #559). A stopped but live server (SIGSTOP) still has its kernel acknowledge, so it is
+    /// not mistaken for a dead one; that case is the deadlines' and [`SilenceHook`]'s.
+    pub tcp_keepalive: Option<Duration>,
     /// Told when this connection's server leaves commands unanswered for a while (see
     /// [`SilenceHook`]); none by default. A [`Dedicated`](crate::Dedicated) connection never calls it:
     /// a blocking command is silent by design.
@@ -142,6 +153,10 @@ impl ConnectionConfig {
             // 10 ms: 1% of the default deadline, and 100 sweeps a second only while commands are outstanding.
             timeout_tick: Duration::from_millis(10),
             group: ConnectionGroup::new(),
+            // Go's net.Dialer probes after 15 s; with three probes 5 s apart a vanished peer is found
+            // within about 30 s of the last sign of life, busy or idle, against Redis's own
+            // tcp-keepalive of 300 s on the server side.
+            tcp_keepalive: Some(Duration::from_secs(15)),
             on_silence: None,
         }
     }
@@ -231,6 +246,11 @@ impl ConnectionConfig {
     /// Sets [`timeout_tick`](Self::timeout_tick) (at least 1 ms).
     pub fn timeout_tick(mut self, d: Duration) -> Self {
         self.timeout_tick = d.max(Duration::from_millis(1));
+        self
+    }
+    /// Sets [`tcp_keepalive`](Self::tcp_keepalive) (None: the system's settings; at least 1 s).
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.tcp_keepalive = idle.map(|d| d.max(Duration::from_secs(1)));
         self
     }
     /// Sets [`on_silence`](Self::on_silence).

@@ -1141,14 +1141,30 @@ pub(crate) async fn connect_and_setup(
     }
 }
 
+/// Socket options for a new connection. Failures are ignored: each option only speeds up or detects
+/// something sooner, and a connection without it still works.
+fn configure_socket(stream: &TcpStream, config: &ConnectionConfig) {
+    // Commands are already batched by the writer; Nagle would only add latency.
+    let _ = stream.set_nodelay(true);
+    if let Some(idle) = config.tcp_keepalive {
+        let socket = socket2::SockRef::from(stream);
+        let probes = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval((idle / 3).max(Duration::from_secs(1)))
+            .with_retries(3);
+        let _ = socket.set_tcp_keepalive(&probes);
+        #[cfg(target_os = "linux")]
+        let _ = socket.set_tcp_user_timeout(Some(idle.saturating_mul(2)));
+    }
+}
+
 async fn connect_inner(
     config: &ConnectionConfig,
 ) -> Result<(TcpStream, ProtocolVersion, BytesMut), Error> {
     let stream = TcpStream::connect(config.addr.as_str())
         .await
         .map_err(|e| Error::with_message(ErrorKind::Connect, format!("{}: {e}", config.addr)))?;
-    // Commands are already batched by the writer; Nagle would only add latency.
-    let _ = stream.set_nodelay(true);
+    configure_socket(&stream, config);
     let mut io = SetupIo {
         stream,
         buf: BytesMut::with_capacity(4096),
@@ -1300,6 +1316,39 @@ mod tests {
         drop(watch);
         assert_eq!(group.in_flight(), 15);
         assert_eq!(published.load(Ordering::Relaxed), 0);
+    }
+
+    /// The socket options a connection gets: keepalive probes and the unacknowledged-data bound from
+    /// `tcp_keepalive`, nothing of either when it is None.
+    #[tokio::test]
+    async fn sockets_get_keepalive_and_a_user_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        for (idle, expected) in [
+            (
+                Some(Duration::from_secs(15)),
+                Some((15, 5, Duration::from_secs(30))),
+            ),
+            (
+                Some(Duration::from_secs(2)),
+                Some((2, 1, Duration::from_secs(4))),
+            ),
+            (None, None),
+        ] {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            configure_socket(&stream, &ConnectionConfig::new("").tcp_keepalive(idle));
+            let socket = socket2::SockRef::from(&stream);
+            assert!(socket.tcp_nodelay().unwrap());
+            assert_eq!(socket.keepalive().unwrap(), expected.is_some(), "{idle:?}");
+            if let Some((time, interval, user_timeout)) = expected {
+                assert_eq!(socket.tcp_keepalive_time().unwrap().as_secs(), time);
+                assert_eq!(socket.tcp_keepalive_interval().unwrap().as_secs(), interval);
+                assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+                assert_eq!(socket.tcp_user_timeout().unwrap(), Some(user_timeout));
+            } else {
+                assert_eq!(socket.tcp_user_timeout().unwrap(), None);
+            }
+        }
     }
 
     /// The silence hook's schedule: due `after` from the first tick that saw the stall, then every

@@ -49,6 +49,7 @@ pub struct ClientBuilder {
     pub(crate) read_from_replicas: Option<bool>,
     pub(crate) max_redirects: Option<u32>,
     pub(crate) max_blocking_connections: Option<usize>,
+    pub(crate) tcp_keepalive: Option<Option<Duration>>,
     /// A bad URL is reported by [`build`](ClientBuilder::build), so the setters stay chainable.
     pub(crate) invalid: Option<String>,
 }
@@ -165,6 +166,17 @@ impl ClientBuilder {
     /// of the server's `maxclients` (10,000 by default, shared by every client of the server).
     pub fn max_blocking_connections(mut self, n: usize) -> ClientBuilder {
         self.max_blocking_connections = Some(n);
+        self
+    }
+
+    /// How long a connection may sit idle before TCP probes the server (default 15 s; three probes a
+    /// third of that apart), and, on Linux, half of how long written data may stay unacknowledged
+    /// (`TCP_USER_TIMEOUT`) before the connection is failed and reconnected. A server whose host went
+    /// down or was cut off by a partition sends nothing, not even a reset: this is how the client
+    /// finds out within about 30 s instead of at the next command or after minutes of
+    /// retransmissions. `None` keeps the system's settings.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> ClientBuilder {
+        self.tcp_keepalive = Some(idle);
         self
     }
 

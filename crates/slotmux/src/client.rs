@@ -105,6 +105,9 @@ impl Client {
         if let Some(n) = b.max_reply_bytes {
             config = config.max_reply_bytes(n);
         }
+        if let Some(idle) = b.tcp_keepalive {
+            config = config.tcp_keepalive(idle);
+        }
         config = config.protocol(match b.protocol {
             Protocol::Resp2 => multiplexer::Protocol::Resp2,
             Protocol::Resp3 => multiplexer::Protocol::Resp3WithFallback,

@@ -407,3 +407,66 @@ fn blocking_calls_beyond_the_bound_wait_for_a_connection() {
         }
     });
 }
+
+/// `tcp_keepalive` reaches the client's sockets: with it, every connection to the server runs the
+/// kernel's keepalive timer with the idle time given; without it, none does (read from /proc/net/tcp,
+/// where `tr` 2 is the keepalive timer and `tm->when` its remaining time in 1/100 s).
+#[test]
+fn tcp_keepalive_reaches_the_sockets() {
+    let server = Server::start().expect("server");
+    let port = server.port();
+    run(Duration::from_secs(20), async move {
+        for idle in [Some(Duration::from_secs(20)), None] {
+            let c = Client::builder()
+                .url(&server.url())
+                .connections_per_node(2)
+                .tcp_keepalive(idle)
+                .build()
+                .await
+                .expect("connect");
+            c.ping().await.expect("PING");
+            let timers = keepalive_timers(port);
+            assert_eq!(
+                timers.len(),
+                2,
+                "{idle:?}: one line per connection: {timers:?}"
+            );
+            for (kind, remaining) in timers {
+                match idle {
+                    // Just armed with 20 s: above the default's 15 s, at most 20 s.
+                    Some(_) => assert!(
+                        kind == 2 && (1500..=2000).contains(&remaining),
+                        "keepalive timer {kind}:{remaining}"
+                    ),
+                    None => assert_ne!(kind, 2, "no keepalive timer"),
+                }
+            }
+            c.close();
+            drop(c);
+            crate::eventually(Duration::from_secs(5), || keepalive_timers(port).is_empty()).await;
+        }
+    });
+}
+
+/// (timer kind, remaining 1/100 s) of each established socket of this process's network namespace
+/// connected to `port` on the loopback.
+fn keepalive_timers(port: u16) -> Vec<(u32, u32)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = u16::from_str_radix(f.get(2)?.split(':').nth(1)?, 16).ok()?;
+            // State 01: established.
+            if remote_port != port || *f.get(3)? != "01" {
+                return None;
+            }
+            let (kind, when) = f.get(5)?.split_once(':')?;
+            Some((
+                u32::from_str_radix(kind, 16).ok()?,
+                u32::from_str_radix(when, 16).ok()?,
+            ))
+        })
+        .collect()
+}
