@@ -29,7 +29,8 @@ pub struct RouterConfig {
     /// Bound on one topology fetch from one node during a refresh.
     pub refresh_timeout: Duration,
     /// A node that leaves commands unanswered this long makes the router refresh its topology, and
-    /// again after each further interval as long as it stays silent. `Duration::MAX` turns this off.
+    /// again after each further interval as long as it stays silent and commands are still sent to it
+    /// (see [`multiplexer::SilenceHook`]). `Duration::MAX` turns this off.
     pub refresh_after_silence: Duration,
     /// First pause before retrying a refused command or an unsent one.
     pub retry_backoff_min: Duration,

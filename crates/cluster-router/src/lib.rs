@@ -73,7 +73,8 @@
 //!
 //! # Pipelines and transactions
 //!
-//! [`Router::pipeline`] groups commands by node (not by slot), writes each group back to back, runs the groups
+//! [`Router::pipeline`] groups commands by node (not by slot), writes each group back to back (in parts of half
+//! the connection's slot pool when longer than the pool), runs the groups
 //! concurrently (joined futures, no task per group) and returns replies in the caller's order. A redirect or a
 //! refusal affects only the command that got it, which is retried alone. **A pipeline that spans nodes is not
 //! atomic.** [`Router::transaction`] needs every key in one slot (else [`ErrorKind::CrossSlot`] before anything

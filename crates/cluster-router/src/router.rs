@@ -246,6 +246,9 @@ impl Router {
                 .clone()
                 .addr(seed.as_str())
                 .readonly(false);
+            // The router's own hook is for node connections; a seed's lives only for start-up.
+            let mut cfg = cfg;
+            cfg.on_silence = None;
             async move {
                 let mux = tokio::time::timeout_at(deadline, Multiplexer::connect(cfg))
                     .await
@@ -362,8 +365,9 @@ impl Router {
         self.inner.send(cmd, opts)
     }
 
-    /// Sends commands for any slots: grouped by node, each group written back to back, the groups in
-    /// parallel, replies in input order. A redirect re-sends only the command that got it.
+    /// Sends commands for any slots: grouped by node, each group written back to back (in parts when
+    /// longer than the node connection's slot pool), the groups in parallel, replies in input order.
+    /// A redirect re-sends only the command that got it.
     /// A pipeline that spans nodes is not atomic, and neither is its order across nodes.
     pub async fn pipeline(
         &self,
@@ -715,10 +719,11 @@ impl Inner {
     }
 
     /// Asks `nodes` for their views in parallel, until `deadline` or until one view has a majority of
-    /// `nodes`: the others cannot change what `choose_view` picks then, and a hung node in the sample
-    /// would otherwise hold every refresh for `refresh_timeout`, just when a refresh is most needed
-    /// (finding its successor). The views come back in the order of `nodes`, which `choose_view` uses
-    /// to break ties.
+    /// `nodes`. The others cannot change which view `choose_view` picks then (by fingerprint, so the
+    /// routing; only which node's copy of it, whose health flags may differ a little), and a hung node
+    /// in the sample would otherwise hold every refresh for `refresh_timeout`, just when a refresh is
+    /// most needed (finding its successor). The views come back in the order of `nodes`, which
+    /// `choose_view` uses to break ties.
     async fn fetch_views(&self, nodes: &[Arc<NodeHandle>], deadline: Instant) -> Vec<Topology> {
         let mut fetches: FuturesUnordered<_> = nodes
             .iter()

@@ -261,7 +261,8 @@ impl ConnectionConfig {
 }
 
 /// A call made when a connection's server has answered nothing for `after` while commands waited for
-/// it, and again after each further `after` as long as that lasts.
+/// it, and again after each further `after` in which more commands were written to it, as long as
+/// that lasts (once callers send elsewhere, more calls would tell nothing new).
 ///
 /// Why: a hung server (stopped, swapping, cut off by a network partition that keeps the socket open)
 /// sends no error and closes nothing, so a client learns of it only from its commands' deadlines.
@@ -270,6 +271,7 @@ impl ConnectionConfig {
 ///
 /// The call runs on the connection's deadline-sweep task, which checks once per
 /// [`timeout_tick`](ConnectionConfig::timeout_tick): it must return quickly (set a flag, notify a task).
+/// A panic in it is caught and ignored, since that task also enforces the commands' deadlines.
 /// A slow command (a long script, `KEYS` over a big keyspace, `CLIENT PAUSE`) looks the same as a
 /// hung server, so the hook should do something that is cheap when the guess is wrong.
 #[derive(Clone)]
@@ -279,8 +281,8 @@ pub struct SilenceHook {
 }
 
 impl SilenceHook {
-    /// Calls `call` after `after` of silence, and every `after` while it lasts; `after` is at least
-    /// 1 ms, and `Duration::MAX` never calls.
+    /// Calls `call` after `after` of silence, and every `after` while it lasts and commands are still
+    /// written; `after` is at least 1 ms, and `Duration::MAX` never calls.
     pub fn new(after: Duration, call: impl Fn() + Send + Sync + 'static) -> SilenceHook {
         SilenceHook {
             after: after.max(Duration::from_millis(1)),

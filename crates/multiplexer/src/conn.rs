@@ -1014,11 +1014,7 @@ async fn sweep(shared: Arc<Shared>) {
             && shared.slots.outstanding() == 0
             && !shared.slots.has_waiters()
         {
-            stall.observe(
-                shared.stats.replies.load(Ordering::Relaxed),
-                0,
-                Instant::now(),
-            );
+            stall.observe(progress(&shared), 0, 0, Instant::now());
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
             continue;
@@ -1027,8 +1023,9 @@ async fn sweep(shared: Arc<Shared>) {
         let now = Instant::now();
         // Relaxed: hints, see `ConnectionGroup`.
         stall.observe(
-            shared.stats.replies.load(Ordering::Relaxed),
+            progress(&shared),
             shared.in_flight.load(Ordering::Relaxed),
+            shared.stats.writes.load(Ordering::Relaxed),
             now,
         );
         if shared.writer_held.load(Ordering::Relaxed) {
@@ -1048,6 +1045,13 @@ async fn sweep(shared: Arc<Shared>) {
     }
 }
 
+/// What counts as a sign of life for [`StallWatch`]: replies, and disconnects (a reset answers every
+/// command it had in flight, and a reconnect starts over).
+fn progress(shared: &Shared) -> u64 {
+    // Relaxed: hints, see `ConnectionGroup`.
+    shared.stats.replies.load(Ordering::Relaxed) + shared.stats.disconnects.load(Ordering::Relaxed)
+}
+
 /// Takes a connection's unanswered commands out of its group's count while its server answers
 /// nothing, and puts them back when it answers again (see `ConnectionGroup::withdraw`).
 ///
@@ -1057,9 +1061,10 @@ async fn sweep(shared: Arc<Shared>) {
 /// a reader starved for a tick, the first tick after a reconnect) only makes the other writers
 /// pipeline as they would without the hold, for about a tick.
 ///
-/// It also calls the connection's [`SilenceHook`] once a stall has lasted the hook's `after`, and
-/// again after each further `after`: counted from the first tick that saw the stall, so about a tick
-/// after the last reply.
+/// It also calls the connection's [`SilenceHook`] once a stall has lasted the hook's `after`, counted
+/// from the first tick that saw the stall (about a tick after the last reply), and again after each
+/// further `after` in which something was written to the silent server: once callers send
+/// elsewhere (a cluster client that found the node's successor), more calls would tell nothing new.
 struct StallWatch<'a> {
     group: ConnectionGroup,
     /// What is withdrawn now, for the writer's hold (`Shared::withdrawn`); only the watch writes it.
@@ -1071,6 +1076,8 @@ struct StallWatch<'a> {
     stalled: bool,
     /// During a stall, when the hook is next due (`None`: never, the delay does not fit an `Instant`).
     next_report: Option<Instant>,
+    /// The connection's write counter when the hook was last due (`None`: not yet due in this stall).
+    writes_when_due: Option<u64>,
 }
 
 impl StallWatch<'_> {
@@ -1087,11 +1094,13 @@ impl StallWatch<'_> {
             on_silence,
             stalled: false,
             next_report: None,
+            writes_when_due: None,
         }
     }
 
-    /// One tick's reading: the connection's reply counter and its unanswered commands, at `now`.
-    fn observe(&mut self, replies: u64, unanswered: usize, now: Instant) {
+    /// One tick's reading at `now`: the connection's signs of life (see [`progress`]), its unanswered
+    /// commands and its write counter.
+    fn observe(&mut self, replies: u64, unanswered: usize, writes: u64, now: Instant) {
         let stalled = unanswered > 0 && self.unanswered > 0 && replies == self.replies;
         self.set(if stalled { unanswered } else { 0 });
         self.replies = replies;
@@ -1102,8 +1111,13 @@ impl StallWatch<'_> {
             } else if !self.stalled {
                 self.stalled = true;
                 self.next_report = now.checked_add(hook.after());
+                self.writes_when_due = None;
             } else if self.next_report.is_some_and(|due| now >= due) {
-                hook.call();
+                if self.writes_when_due != Some(writes) {
+                    // The sweep task must survive a panicking hook: it enforces every deadline.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.call()));
+                }
+                self.writes_when_due = Some(writes);
                 self.next_report = now.checked_add(hook.after());
             }
         }
@@ -1307,11 +1321,11 @@ mod tests {
                 group.answered(&server, counted - unanswered);
             }
             counted = unanswered;
-            watch.observe(replies, unanswered, Instant::now());
+            watch.observe(replies, unanswered, 0, Instant::now());
             assert_eq!(group.in_flight(), 10 + unanswered - withdrawn, "tick {i}");
             assert_eq!(published.load(Ordering::Relaxed), withdrawn, "tick {i}");
         }
-        watch.observe(101, 5, Instant::now());
+        watch.observe(101, 5, 0, Instant::now());
         assert_eq!(group.in_flight(), 10);
         drop(watch);
         assert_eq!(group.in_flight(), 15);
@@ -1352,25 +1366,30 @@ mod tests {
     }
 
     /// The silence hook's schedule: due `after` from the first tick that saw the stall, then every
-    /// `after`; reset by a reply; never with `Duration::MAX`.
+    /// `after` in which something was written; reset by a reply or a reconnect (both count as progress);
+    /// never with `Duration::MAX`; a panicking hook does not end the watch.
     #[test]
     fn stall_watch_reports_silence_on_schedule() {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
-        // (time in ms, reply counter, unanswered); the stall starts at the tick at 10 ms.
-        let ticks: [(u64, u64, usize); 9] = [
-            (0, 7, 3),
-            (10, 7, 3),  // stalled: reports due at 110
-            (100, 7, 3), // not yet
-            (110, 7, 3), // report 1, next due at 210
-            (200, 7, 3),
-            (215, 7, 4), // report 2, next due at 315
-            (300, 8, 4), // a reply: the stall is over
-            (310, 8, 4), // a new stall: due at 410
-            (409, 8, 4),
+        // (time in ms, progress counter, unanswered, writes); the stall starts at the tick at 10 ms.
+        let ticks: [(u64, u64, usize, u64); 13] = [
+            (0, 7, 3, 1),
+            (10, 7, 3, 1),  // stalled: reports due at 110
+            (100, 7, 3, 2), // not yet
+            (110, 7, 3, 2), // report 1, next due at 210
+            (200, 7, 3, 2),
+            (215, 7, 4, 3), // written since: report 2, next due at 315
+            (315, 7, 4, 3), // nothing written since 215: no report, next due at 415
+            (415, 7, 5, 4), // written again: report 3
+            (500, 8, 5, 4), // a reply (or a reconnect): the stall is over
+            (510, 8, 5, 4), // a new stall: due at 610
+            (609, 8, 5, 4),
+            (610, 8, 5, 4), // report 4: the first of a stall needs no new write
+            (710, 8, 5, 4),
         ];
         for (after, expected) in [
-            (Duration::from_millis(100), vec![110, 215]),
+            (Duration::from_millis(100), vec![110, 215, 415, 610]),
             (Duration::MAX, vec![]),
         ] {
             let calls: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
@@ -1378,14 +1397,16 @@ mod tests {
             let hook = {
                 let (calls, now) = (calls.clone(), now.clone());
                 SilenceHook::new(after, move || {
-                    calls.lock().unwrap().push(*now.lock().unwrap())
+                    let at = *now.lock().unwrap();
+                    calls.lock().unwrap().push(at);
+                    assert_ne!(at, 215, "a panicking hook");
                 })
             };
             let withdrawn = AtomicUsize::new(0);
             let mut watch = StallWatch::new(ConnectionGroup::new(), &withdrawn, Some(hook));
-            for (at, replies, unanswered) in ticks {
+            for (at, progress, unanswered, writes) in ticks {
                 *now.lock().unwrap() = at;
-                watch.observe(replies, unanswered, ms(at));
+                watch.observe(progress, unanswered, writes, ms(at));
             }
             assert_eq!(*calls.lock().unwrap(), expected, "after {after:?}");
         }

@@ -133,8 +133,12 @@ impl Multiplexer {
     /// Up to the slot pool's size (`max_in_flight + max_queued`) this is [`Multiplexer::send_batch`].
     /// A longer pipeline goes in parts of half the pool, each sent once the one before is answered:
     /// half, so that other callers still find slots meanwhile. Other callers' commands may then be
-    /// written between two parts, so a MULTI..EXEC must go through `send_batch`. Parts are independent:
-    /// a part that fails (connection lost, deadline passed) does not stop the next from being tried.
+    /// written between two parts, so a MULTI..EXEC must go through `send_batch`.
+    ///
+    /// Once a part has a failed command (connection lost, deadline passed), or the deadline has passed,
+    /// the later parts are not sent: they fail with [`ErrorKind::ConnectionNotSent`] (or
+    /// [`ErrorKind::Busy`] after the deadline), never sent. Sending them on a new connection would run
+    /// them before a retry of the failed ones, out of the caller's order.
     pub async fn send_pipeline<C: Borrow<EncodedCommand>>(
         &self,
         cmds: &[C],
@@ -144,9 +148,28 @@ impl Multiplexer {
         if cmds.len() <= pool {
             return self.send_batch(cmds, deadline).await;
         }
-        let mut out = Vec::with_capacity(cmds.len());
-        for part in cmds.chunks((pool / 2).max(1)) {
+        let mut out: Vec<Result<Frame, Error>> = Vec::with_capacity(cmds.len());
+        let mut parts = cmds.chunks((pool / 2).max(1));
+        for part in parts.by_ref() {
+            let start = out.len();
             out.extend(self.send_batch(part, deadline).await);
+            let failed = out
+                .get(start..)
+                .is_some_and(|r| r.iter().any(Result::is_err));
+            if failed || Instant::now() >= deadline {
+                break;
+            }
+        }
+        let unsent = if Instant::now() >= deadline {
+            Error::with_message(ErrorKind::Busy, "pipeline deadline passed before this part")
+        } else {
+            Error::with_message(
+                ErrorKind::ConnectionNotSent,
+                "an earlier part of the pipeline failed",
+            )
+        };
+        for part in parts {
+            out.extend(part.iter().map(|_| Err(unsent.clone())));
         }
         out
     }

@@ -282,6 +282,8 @@ impl Client {
     }
 
     /// Sends every command of `p` back to back in one write and returns one result per command, in order.
+    /// A pipeline longer than a connection's slot pool (`max_in_flight + max_queued`, 2,048 by default)
+    /// goes in parts of half the pool, each once the one before is answered.
     ///
     /// A server error for one command (say `INCR` on a string) is that command's `Err`; the others
     /// still succeed. The outer `Err` means nothing was sent: the client is closed.

@@ -301,7 +301,8 @@ impl std::fmt::Debug for Cmd {
     }
 }
 
-/// Commands sent together: written back to back in one write, replies in the same order.
+/// Commands sent together: written back to back in one write (in parts when longer than a connection's
+/// slot pool, see [`Client::pipeline`](crate::Client::pipeline)), replies in the same order.
 ///
 /// Build it once and send it as often as you like with [`Client::pipeline`](crate::Client::pipeline):
 /// the commands are encoded when they are added, so sending only bumps reference counts.

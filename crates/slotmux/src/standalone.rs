@@ -88,7 +88,8 @@ impl Standalone {
     }
 
     /// Every command of a pipeline. The common case (no blocking or connection-state command) is one
-    /// batch on the pool; otherwise the shared commands still go as one batch, then the blocking commands,
+    /// pipeline on the pool (`send_pipeline`: one batch, or parts when longer than the slot pool);
+    /// otherwise the shared commands still go as one pipeline, then the blocking commands,
     /// each on a connection of its own (so they see what the batch wrote), and the `WAIT`s, on every
     /// connection (so they wait for what the batch wrote); each connection-state command is refused alone.
     pub(crate) async fn pipeline(

@@ -798,3 +798,69 @@ async fn reconnect_under_duration_max_settings_ends_with_the_last_handle() {
     })
     .await;
 }
+
+/// A pipeline longer than the slot pool stops at its first failed part: when the connection drops
+/// during part one, part two is not written on the new connection (it would run before the caller
+/// could retry part one's commands, out of order), and fails as never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_pipeline_stops_at_its_first_failed_part() {
+    bounded(Duration::from_secs(20), async {
+        // What the second connection received, once it ended.
+        let later: Arc<std::sync::Mutex<Option<Vec<Vec<String>>>>> = Arc::default();
+        let seen = later.clone();
+        let addr = fake(move |i, mut c| {
+            let seen = seen.clone();
+            async move {
+                c.hello3().await;
+                if i == 0 {
+                    // Part one: GET k0..k3 (a pool of 8, parts of 4). Answer two, then drop.
+                    for k in 0..4 {
+                        c.expect(&["GET", &format!("k{k}")]).await;
+                    }
+                    c.write(b"$2\r\nv0\r\n$2\r\nv1\r\n").await;
+                } else {
+                    // Whatever reaches the new connection.
+                    let got = c.commands_until_eof().await;
+                    *seen.lock().unwrap() = Some(got);
+                }
+            }
+        })
+        .await;
+        // Waiting for the reconnect: part two would go out on the new connection.
+        let mux = Multiplexer::connect(
+            config(&addr)
+                .max_in_flight(4)
+                .max_queued(4)
+                .wait_for_reconnect(true),
+        )
+        .await
+        .unwrap();
+        let cmds: Vec<_> = (0..12).map(|i| cmd(["GET", &format!("k{i}")])).collect();
+        let got = mux
+            .send_pipeline(&cmds, Instant::now() + Duration::from_secs(2))
+            .await;
+        assert_eq!(got.len(), 12);
+        assert_eq!(got[0].as_ref().unwrap(), &bulk("v0"));
+        assert_eq!(got[1].as_ref().unwrap(), &bulk("v1"));
+        for (i, r) in got.iter().enumerate().skip(2) {
+            let err = r.as_ref().expect_err("failed");
+            if i < 4 {
+                assert_eq!(err.kind(), ErrorKind::ConnectionIndeterminate, "{i}: {err}");
+            } else {
+                assert_eq!(err.kind(), ErrorKind::ConnectionNotSent, "{i}: {err}");
+                assert!(!err.may_have_been_sent());
+            }
+        }
+        eventually(|| mux.is_connected()).await;
+        mux.close();
+        eventually(|| later.lock().unwrap().is_some()).await;
+        let later = later.lock().unwrap().take().unwrap_or_default();
+        assert!(
+            later
+                .iter()
+                .all(|c| c.first().map(String::as_str) != Some("GET")),
+            "later parts were written: {later:?}"
+        );
+    })
+    .await;
+}

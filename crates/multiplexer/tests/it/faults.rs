@@ -232,8 +232,9 @@ async fn sigstop_times_out_bounded_then_recovers() {
 }
 
 /// The silence hook: called once a hung server has left a command unanswered for its `after`, then
-/// again every `after`, and no more once the server answers. A blocking command on a dedicated
-/// connection made from the same settings never calls it, nor does an idle connection.
+/// again every `after` while callers keep writing to it, and no more once they stop or the server
+/// answers. A blocking command on a dedicated connection made from the same settings never calls it,
+/// nor does an idle connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_is_reported_until_it_answers() {
     bounded(Duration::from_secs(60), async {
@@ -267,17 +268,31 @@ async fn a_silent_server_is_reported_until_it_answers() {
 
         server.stop_signal();
         let stopped = Instant::now();
-        let get = {
+        // Callers write for the first 0.7 s of a 1.5 s stop, one GET every 50 ms.
+        let writing = Duration::from_millis(700);
+        let gets = {
             let mux = mux.clone();
-            tokio::spawn(async move { mux.send(&cmd(["GET", "faults:silent"])).await })
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                while stopped.elapsed() < writing {
+                    let mux = mux.clone();
+                    sent.push(tokio::spawn(async move {
+                        mux.send(&cmd(["GET", "faults:silent"])).await
+                    }));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                sent
+            })
         };
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         server.cont_signal();
-        let answered = get.await.unwrap();
+        for get in gets.await.unwrap() {
+            assert_eq!(get.await.unwrap().unwrap(), bulk("v"));
+        }
         let resumed = Instant::now();
-        assert_eq!(answered.unwrap(), bulk("v"));
-        // Two ticks to see the stall, then `after`; then every `after` (ticks of 10 ms, slack for a
-        // loaded machine).
+        // Two ticks to see the stall, then `after`; then every `after` while GETs are written, so
+        // about 0.21, 0.41, 0.61 and 0.81 s in (ticks of 10 ms, slack for a loaded machine), and none
+        // once an `after` has passed with nothing written.
         let during: Vec<Duration> = reports
             .lock()
             .unwrap()
@@ -286,7 +301,13 @@ async fn a_silent_server_is_reported_until_it_answers() {
             .collect();
         assert!(
             (3..=5).contains(&during.len()),
-            "reports at {during:?} into a 1 s stop"
+            "reports at {during:?} into a 1.5 s stop"
+        );
+        assert!(
+            during
+                .iter()
+                .all(|d| *d < writing + after + Duration::from_millis(150)),
+            "reports after the writes stopped: {during:?}"
         );
         assert!(
             during[0] >= after && during[0] < after + Duration::from_millis(200),
