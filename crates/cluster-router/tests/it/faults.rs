@@ -123,6 +123,23 @@ fn start_load(router: &Router, keys: Arc<Vec<String>>, tasks: usize) -> Load {
 }
 
 impl Load {
+    /// [`Load::finish`], then adds the counts to `total` (the counts of every load so far on these
+    /// keys) and checks that no INCR ran twice.
+    async fn finish_checked(
+        self,
+        router: &Router,
+        total: &mut HashMap<String, (i64, i64)>,
+    ) -> (Vec<Event>, usize) {
+        let (failures, hangs, counts) = self.finish().await;
+        for (k, (acked, maybe)) in counts {
+            let e = total.entry(k).or_insert((0, 0));
+            e.0 += acked;
+            e.1 += maybe;
+        }
+        assert_no_duplicates(router, total).await;
+        (failures, hangs)
+    }
+
     async fn finish(self) -> (Vec<Event>, usize, HashMap<String, (i64, i64)>) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.tasks {
@@ -281,13 +298,7 @@ fn failover_under_load_recovers_by_itself() {
             .expect("DBSIZE across the failover");
         assert!(int(&dbsize) >= keys.len() as i64, "DBSIZE {dbsize:?}");
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let (failures, hangs, counts) = load.finish().await;
-        for (k, (a, m)) in counts {
-            let e = total.entry(k).or_insert((0, 0));
-            e.0 += a;
-            e.1 += m;
-        }
-        assert_no_duplicates(&router, &total).await;
+        let (failures, hangs) = load.finish_checked(&router, &mut total).await;
         eprintln!(
             "crash: recovered in {took:?} ({lag:?} after the promotion), {} failures (first: {:?}), stats {:?}",
             failures.len(),
@@ -371,13 +382,7 @@ fn failover_under_load_recovers_by_itself() {
             recovered.saturating_duration_since(took_over)
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (failures, hangs, counts) = load.finish().await;
-        for (k, (a, m)) in counts {
-            let e = total.entry(k).or_insert((0, 0));
-            e.0 += a;
-            e.1 += m;
-        }
-        assert_no_duplicates(&router, &total).await;
+        let (failures, hangs) = load.finish_checked(&router, &mut total).await;
         eprintln!(
             "takeover: recovered in {:?}, {} failures",
             recovered - t1,
@@ -432,13 +437,7 @@ fn failover_under_load_recovers_by_itself() {
         .expect("join")
         .expect("old master rejoins");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (failures, hangs, counts) = load.finish().await;
-        for (k, (a, m)) in counts {
-            let e = total.entry(k).or_insert((0, 0));
-            e.0 += a;
-            e.1 += m;
-        }
-        assert_no_duplicates(&router, &total).await;
+        let (failures, hangs) = load.finish_checked(&router, &mut total).await;
         let stats = router.stats();
         eprintln!(
             "manual failover and restart: {} failures (first: {:?}), {} MOVED",
@@ -648,8 +647,7 @@ fn a_loading_master_delays_its_commands_without_failing_them() {
             .ok()
             .expect("reloaded");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (failures, hangs, counts) = load.finish().await;
-        total.extend(counts);
+        let (failures, hangs) = load.finish_checked(&router, &mut total).await;
         assert!(seen, "the node answered LOADING during the reload");
         assert_eq!(hangs, 0);
         assert!(
@@ -662,6 +660,5 @@ fn a_loading_master_delays_its_commands_without_failing_them() {
             router.stats().retries > retries_before,
             "the refused commands were retried"
         );
-        assert_no_duplicates(&router, &total).await;
     });
 }

@@ -374,7 +374,7 @@ async fn dedicated_connections_are_counted_and_close_with_their_owner() {
         assert_eq!((dedicated.open(), dedicated.opened()), (0, 1));
 
         // Open while its command blocks; a clone's close ends it at once.
-        let blocked = {
+        let spawn_blpop = || {
             let (dedicated, config) = (dedicated.clone(), config.clone());
             tokio::spawn(async move {
                 let blpop = cmd(["BLPOP", "basic:dedicated:none", "10"]);
@@ -383,16 +383,9 @@ async fn dedicated_connections_are_counted_and_close_with_their_owner() {
                     .await
             })
         };
+        let blocked = spawn_blpop();
         crate::eventually(|| dedicated.open() == 1).await;
-        let waiting = {
-            let (dedicated, config) = (dedicated.clone(), config.clone());
-            tokio::spawn(async move {
-                let blpop = cmd(["BLPOP", "basic:dedicated:none", "10"]);
-                dedicated
-                    .send(config, &blpop, Instant::now() + Duration::from_secs(15))
-                    .await
-            })
-        };
+        let waiting = spawn_blpop();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(
             dedicated.open(),
