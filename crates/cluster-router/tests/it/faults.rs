@@ -152,6 +152,17 @@ impl Load {
     }
 }
 
+/// No call failed and none outlived its deadline.
+fn assert_untouched(failures: &[Event], hangs: usize) {
+    assert_eq!(hangs, 0, "calls outlived their deadlines");
+    assert!(
+        failures.is_empty(),
+        "{} errors reached callers, first {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
+
 /// No INCR ran twice: every counter is at most the acknowledged INCRs plus those that may have run.
 /// (It may be lower: Redis Cluster loses acknowledged writes that had not reached the replica at a crash.)
 async fn assert_no_duplicates(router: &Router, counts: &HashMap<String, (i64, i64)>) {
@@ -445,13 +456,7 @@ fn failover_under_load_recovers_by_itself() {
             failures.first().map(|f| &f.what),
             stats.moved - moved_before
         );
-        assert_eq!(hangs, 0);
-        assert!(
-            failures.is_empty(),
-            "{} errors reached callers, first {:?}",
-            failures.len(),
-            failures.first()
-        );
+        assert_untouched(&failures, hangs);
         assert!(
             stats.moved > moved_before,
             "the old master's MOVED replies were followed"
@@ -649,13 +654,7 @@ fn a_loading_master_delays_its_commands_without_failing_them() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (failures, hangs) = load.finish_checked(&router, &mut total).await;
         assert!(seen, "the node answered LOADING during the reload");
-        assert_eq!(hangs, 0);
-        assert!(
-            failures.is_empty(),
-            "{} errors reached callers, first {:?}",
-            failures.len(),
-            failures.first()
-        );
+        assert_untouched(&failures, hangs);
         assert!(
             router.stats().retries > retries_before,
             "the refused commands were retried"
