@@ -38,8 +38,9 @@ pub struct RouterConfig {
     pub retry_backoff_max: Duration,
     /// Deadline of a command when the caller gives none ([`crate::Router::options`]).
     pub default_timeout: Duration,
-    /// Connections open at once for blocking commands (one per call, over all nodes); a blocking call
-    /// beyond it waits for one to close, until its deadline ([`multiplexer::Dedicated::with_limit`]).
+    /// Connections open at once for blocking commands (one per call, over all nodes; at least 1); a
+    /// blocking call beyond it waits for one to close, until its deadline
+    /// ([`multiplexer::Dedicated::with_limit`]).
     pub max_blocking_connections: usize,
 }
 

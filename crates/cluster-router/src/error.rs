@@ -17,7 +17,8 @@ pub enum ErrorKind {
     /// A connection failed after the command may have been written: it may have run.
     /// The router does not re-send such a command unless it is idempotent or marked `retry_safe`.
     Indeterminate,
-    /// A bound was reached (in-flight or queue limit); nothing was sent.
+    /// A bound was reached (in-flight or queue limit, or the blocking-connection limit); nothing was
+    /// sent.
     Busy,
     /// The caller asked for something that needs one slot (a transaction) with keys in several slots.
     /// Nothing was sent.
@@ -113,7 +114,7 @@ impl fmt::Display for Error {
             ErrorKind::Timeout => "deadline passed",
             ErrorKind::Connection => "connection failed before the command was sent",
             ErrorKind::Indeterminate => "connection failed after the command may have been sent",
-            ErrorKind::Busy => "too many commands in flight",
+            ErrorKind::Busy => "a bound on commands or connections was reached",
             ErrorKind::CrossSlot => "keys belong to different slots",
             ErrorKind::TooManyRedirects => "too many redirects",
             ErrorKind::NoRoute => "no node serves the slot",

@@ -110,7 +110,10 @@ pub struct ConnectionConfig {
     /// without these the socket looks healthy, an idle connection finds out only at its next
     /// command, and a busy one keeps queueing commands behind unacknowledged writes for minutes
     /// (ioredis #559). A stopped but live server (SIGSTOP) still has its kernel acknowledge, so it is
-    /// not mistaken for a dead one; that case is the deadlines' and [`SilenceHook`]'s.
+    /// not mistaken for a dead one (that case is the deadlines' and [`SilenceHook`]'s) until its
+    /// receive buffer is full: a server that reads nothing for twice this while the client has more
+    /// to write than the buffers hold gets the connection reset, its commands failing as
+    /// indeterminate, as for a dead one.
     pub tcp_keepalive: Option<Duration>,
     /// Told when this connection's server leaves commands unanswered for a while (see
     /// [`SilenceHook`]); none by default. A [`Dedicated`](crate::Dedicated) connection never calls it:

@@ -1014,7 +1014,7 @@ async fn sweep(shared: Arc<Shared>) {
             && shared.slots.outstanding() == 0
             && !shared.slots.has_waiters()
         {
-            stall.observe(progress(&shared), 0, 0, Instant::now());
+            stall.observe(progress(&shared), 0, 0, false, Instant::now());
             // Idle: park until the writer writes again or the phase changes.
             poll_fn(|cx| shared.sweeper_signal.poll_notified(cx)).await;
             continue;
@@ -1025,7 +1025,8 @@ async fn sweep(shared: Arc<Shared>) {
         stall.observe(
             progress(&shared),
             shared.in_flight.load(Ordering::Relaxed),
-            shared.stats.writes.load(Ordering::Relaxed),
+            demand(&shared),
+            shared.slots.has_waiters(),
             now,
         );
         if shared.writer_held.load(Ordering::Relaxed) {
@@ -1052,6 +1053,13 @@ fn progress(shared: &Shared) -> u64 {
     shared.stats.replies.load(Ordering::Relaxed) + shared.stats.disconnects.load(Ordering::Relaxed)
 }
 
+/// What counts as callers still wanting this connection, for [`StallWatch`]'s repeated reports: writes,
+/// and callers that gave up waiting for a response slot (`Busy`). Once a silent server holds
+/// `max_in_flight` commands nothing more is written, but callers keep coming.
+fn demand(shared: &Shared) -> u64 {
+    shared.stats.writes.load(Ordering::Relaxed) + shared.stats.busy.load(Ordering::Relaxed)
+}
+
 /// Takes a connection's unanswered commands out of its group's count while its server answers
 /// nothing, and puts them back when it answers again (see `ConnectionGroup::withdraw`).
 ///
@@ -1063,8 +1071,9 @@ fn progress(shared: &Shared) -> u64 {
 ///
 /// It also calls the connection's [`SilenceHook`] once a stall has lasted the hook's `after`, counted
 /// from the first tick that saw the stall (about a tick after the last reply), and again after each
-/// further `after` in which something was written to the silent server: once callers send
-/// elsewhere (a cluster client that found the node's successor), more calls would tell nothing new.
+/// further `after` in which callers still wanted the silent server (see [`demand`], or callers waiting
+/// for a response slot at the tick): once they send elsewhere (a cluster client that found the node's
+/// successor), more calls would tell nothing new.
 struct StallWatch<'a> {
     group: ConnectionGroup,
     /// What is withdrawn now, for the writer's hold (`Shared::withdrawn`); only the watch writes it.
@@ -1076,8 +1085,8 @@ struct StallWatch<'a> {
     stalled: bool,
     /// During a stall, when the hook is next due (`None`: never, the delay does not fit an `Instant`).
     next_report: Option<Instant>,
-    /// The connection's write counter when the hook was last due (`None`: not yet due in this stall).
-    writes_when_due: Option<u64>,
+    /// The connection's [`demand`] when the hook was last due (`None`: not yet due in this stall).
+    demand_when_due: Option<u64>,
 }
 
 impl StallWatch<'_> {
@@ -1094,13 +1103,20 @@ impl StallWatch<'_> {
             on_silence,
             stalled: false,
             next_report: None,
-            writes_when_due: None,
+            demand_when_due: None,
         }
     }
 
     /// One tick's reading at `now`: the connection's signs of life (see [`progress`]), its unanswered
-    /// commands and its write counter.
-    fn observe(&mut self, replies: u64, unanswered: usize, writes: u64, now: Instant) {
+    /// commands, its [`demand`] counter and whether callers wait for a response slot.
+    fn observe(
+        &mut self,
+        replies: u64,
+        unanswered: usize,
+        demand: u64,
+        waiting: bool,
+        now: Instant,
+    ) {
         let stalled = unanswered > 0 && self.unanswered > 0 && replies == self.replies;
         self.set(if stalled { unanswered } else { 0 });
         self.replies = replies;
@@ -1111,13 +1127,13 @@ impl StallWatch<'_> {
             } else if !self.stalled {
                 self.stalled = true;
                 self.next_report = now.checked_add(hook.after());
-                self.writes_when_due = None;
+                self.demand_when_due = None;
             } else if self.next_report.is_some_and(|due| now >= due) {
-                if self.writes_when_due != Some(writes) {
+                if waiting || self.demand_when_due != Some(demand) {
                     // The sweep task must survive a panicking hook: it enforces every deadline.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.call()));
                 }
-                self.writes_when_due = Some(writes);
+                self.demand_when_due = Some(demand);
                 self.next_report = now.checked_add(hook.after());
             }
         }
@@ -1321,11 +1337,11 @@ mod tests {
                 group.answered(&server, counted - unanswered);
             }
             counted = unanswered;
-            watch.observe(replies, unanswered, 0, Instant::now());
+            watch.observe(replies, unanswered, 0, false, Instant::now());
             assert_eq!(group.in_flight(), 10 + unanswered - withdrawn, "tick {i}");
             assert_eq!(published.load(Ordering::Relaxed), withdrawn, "tick {i}");
         }
-        watch.observe(101, 5, 0, Instant::now());
+        watch.observe(101, 5, 0, false, Instant::now());
         assert_eq!(group.in_flight(), 10);
         drop(watch);
         assert_eq!(group.in_flight(), 15);
@@ -1334,6 +1350,7 @@ mod tests {
 
     /// The socket options a connection gets: keepalive probes and the unacknowledged-data bound from
     /// `tcp_keepalive`, nothing of either when it is None.
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn sockets_get_keepalive_and_a_user_timeout() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1366,30 +1383,32 @@ mod tests {
     }
 
     /// The silence hook's schedule: due `after` from the first tick that saw the stall, then every
-    /// `after` in which something was written; reset by a reply or a reconnect (both count as progress);
+    /// `after` in which callers still wanted the connection; reset by a reply or a reconnect (both count as progress);
     /// never with `Duration::MAX`; a panicking hook does not end the watch.
     #[test]
     fn stall_watch_reports_silence_on_schedule() {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
-        // (time in ms, progress counter, unanswered, writes); the stall starts at the tick at 10 ms.
-        let ticks: [(u64, u64, usize, u64); 13] = [
-            (0, 7, 3, 1),
-            (10, 7, 3, 1),  // stalled: reports due at 110
-            (100, 7, 3, 2), // not yet
-            (110, 7, 3, 2), // report 1, next due at 210
-            (200, 7, 3, 2),
-            (215, 7, 4, 3), // written since: report 2, next due at 315
-            (315, 7, 4, 3), // nothing written since 215: no report, next due at 415
-            (415, 7, 5, 4), // written again: report 3
-            (500, 8, 5, 4), // a reply (or a reconnect): the stall is over
-            (510, 8, 5, 4), // a new stall: due at 610
-            (609, 8, 5, 4),
-            (610, 8, 5, 4), // report 4: the first of a stall needs no new write
-            (710, 8, 5, 4),
+        // (time in ms, progress counter, unanswered, demand, callers waiting for a slot); the stall
+        // starts at the tick at 10 ms.
+        let ticks: [(u64, u64, usize, u64, bool); 14] = [
+            (0, 7, 3, 1, false),
+            (10, 7, 3, 1, false),  // stalled: reports due at 110
+            (100, 7, 3, 2, false), // not yet
+            (110, 7, 3, 2, false), // report 1, next due at 210
+            (200, 7, 3, 2, false),
+            (215, 7, 4, 3, false), // written since: report 2, next due at 315
+            (315, 7, 4, 3, false), // nothing written since 215: no report, next due at 415
+            (415, 7, 4, 3, true),  // nothing written, but callers wait for a slot: report 3
+            (515, 7, 5, 4, false), // written again (or a caller gave up with Busy): report 4
+            (600, 8, 5, 4, false), // a reply (or a reconnect): the stall is over
+            (610, 8, 5, 4, false), // a new stall: due at 710
+            (709, 8, 5, 4, false),
+            (710, 8, 5, 4, false), // report 5: the first of a stall needs no new demand
+            (810, 8, 5, 4, false),
         ];
         for (after, expected) in [
-            (Duration::from_millis(100), vec![110, 215, 415, 610]),
+            (Duration::from_millis(100), vec![110, 215, 415, 515, 710]),
             (Duration::MAX, vec![]),
         ] {
             let calls: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
@@ -1404,9 +1423,9 @@ mod tests {
             };
             let withdrawn = AtomicUsize::new(0);
             let mut watch = StallWatch::new(ConnectionGroup::new(), &withdrawn, Some(hook));
-            for (at, progress, unanswered, writes) in ticks {
+            for (at, progress, unanswered, demand, waiting) in ticks {
                 *now.lock().unwrap() = at;
-                watch.observe(progress, unanswered, writes, ms(at));
+                watch.observe(progress, unanswered, demand, waiting, ms(at));
             }
             assert_eq!(*calls.lock().unwrap(), expected, "after {after:?}");
         }

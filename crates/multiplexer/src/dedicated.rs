@@ -53,8 +53,9 @@ impl Default for Dedicated {
 struct State {
     closed: bool,
     next_id: u64,
-    /// The open connections by id. A handful at most in practice (one per blocking call under way), so
-    /// a vector beats a map.
+    /// The open connections by id: one per blocking call under way, usually a handful. At the bound
+    /// (1,000 by default) a close's linear search still costs about a microsecond, less than the
+    /// connect that came before it, so a vector beats a map.
     open: Vec<(u64, Multiplexer)>,
     /// Connections opened so far.
     opened: u64,

@@ -10,7 +10,9 @@ pub enum ErrorKind {
     /// The command's deadline passed before its reply arrived. It may have executed.
     Timeout,
     /// Every response slot of the connection stayed in use until the deadline (the in-flight + queued
-    /// bound), or a batch is larger than the whole pool. Never sent.
+    /// bound), a batch is larger than the whole pool, every dedicated connection stayed in use until
+    /// the deadline ([`Dedicated::with_limit`](crate::Dedicated::with_limit)), or the deadline passed
+    /// before a later part of a long pipeline could be sent. Never sent.
     Busy,
     /// The connection was down or failed before the command reached the socket. Never sent: safe to re-send.
     ConnectionNotSent,

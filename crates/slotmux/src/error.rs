@@ -21,8 +21,9 @@ pub enum ErrorKind {
     Connection,
     /// The connection failed after the command may have been written: it may have executed.
     Indeterminate,
-    /// The client-side bound on commands per connection (in flight plus queued) stayed reached until
-    /// the deadline; nothing was sent.
+    /// A client-side bound stayed reached until the deadline: commands per connection (in flight plus
+    /// queued), or connections for blocking commands (`max_blocking_connections`); or the deadline
+    /// passed before a later part of a long pipeline could be sent. Nothing was sent.
     Busy,
     /// The server answered with an error reply; see [`Error::server_code`] and [`Error::server_message`].
     Server,
@@ -50,7 +51,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timed out waiting for the reply",
             ErrorKind::Connection => "connection failed before the command was sent",
             ErrorKind::Indeterminate => "connection failed after the command may have been sent",
-            ErrorKind::Busy => "client is busy: too many commands in flight",
+            ErrorKind::Busy => "client is busy: a bound on commands or connections was reached",
             ErrorKind::Server => "server error",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Type => "reply has an unexpected type",

@@ -1,6 +1,7 @@
 //! Faults on a real redis-server: SIGKILL with commands in flight, SIGSTOP (hung server), restart.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use multiplexer::{ConnectionConfig, ErrorKind, Multiplexer, SilenceHook};
@@ -329,6 +330,54 @@ async fn a_silent_server_is_reported_until_it_answers() {
             .filter(|t| **t > resumed)
             .count();
         assert_eq!(late, 0, "reports after the server answered again");
+    })
+    .await;
+}
+
+/// The silence hook keeps reporting while callers keep coming, also once the silent server holds
+/// every slot and nothing more is written (regression: one report, then none while every new caller
+/// failed with `Busy`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_with_every_slot_taken_is_still_reported() {
+    bounded(Duration::from_secs(60), async {
+        let server = start_server().await;
+        let after = Duration::from_millis(100);
+        let reports = Arc::new(AtomicUsize::new(0));
+        let hook = {
+            let reports = reports.clone();
+            SilenceHook::new(after, move || {
+                reports.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })
+        };
+        let mux = Multiplexer::connect(
+            ConnectionConfig::new(server.addr())
+                .command_timeout(Duration::from_millis(300))
+                .max_in_flight(2)
+                .max_queued(2)
+                .on_silence(hook),
+        )
+        .await
+        .unwrap();
+        mux.send(&cmd(["PING"])).await.unwrap();
+        server.stop_signal();
+        let until = Instant::now() + Duration::from_secs(1);
+        let mut calls = Vec::new();
+        while Instant::now() < until {
+            let mux = mux.clone();
+            calls.push(tokio::spawn(async move { mux.send(&cmd(["PING"])).await }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut busy = 0;
+        for call in calls {
+            if let Err(e) = call.await.unwrap() {
+                busy += usize::from(e.kind() == ErrorKind::Busy);
+            }
+        }
+        server.cont_signal();
+        let reports = reports.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(busy > 0, "the slots were all taken");
+        // Due about 0.12 s in, then every 0.1 s while callers come: about 9 in a 1 s stop.
+        assert!(reports >= 5, "{reports} reports in a 1 s stop");
     })
     .await;
 }
