@@ -241,13 +241,12 @@ impl Router {
                 .saturating_add(config.refresh_timeout),
         );
         let fetches = config.seeds.iter().map(|seed| {
-            let cfg = config
+            let mut cfg = config
                 .connection
                 .clone()
                 .addr(seed.as_str())
                 .readonly(false);
             // The router's own hook is for node connections; a seed's lives only for start-up.
-            let mut cfg = cfg;
             cfg.on_silence = None;
             async move {
                 let mux = tokio::time::timeout_at(deadline, Multiplexer::connect(cfg))
